@@ -1,0 +1,217 @@
+/**
+ * Local username/password accounts: Django's ModelBackend, for break-glass admins and the demo.
+ *
+ * @packageDocumentation
+ */
+import type { AuthBackend } from '../backend.js';
+import { AuthBridgeError } from '../errors.js';
+import type { StoredUser, UserProfile, UserStore } from '../stores/user-store.js';
+import { type AnyUser, createUser, type User } from '../user.js';
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  needsRehash,
+  type ScryptParams,
+  validateScryptParams,
+  verifyPassword,
+} from './password-hasher.js';
+
+/** What {@link LocalPasswordBackend} accepts. */
+export interface PasswordCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Options for {@link LocalPasswordBackend}. */
+export interface LocalPasswordBackendOptions {
+  /** Where the accounts live. */
+  readonly store: UserStore;
+  /** Backend id stored in sessions. Default `local`. */
+  readonly id?: string;
+  /** scrypt parameters for new hashes. Default {@link DEFAULT_SCRYPT_PARAMS}. */
+  readonly scrypt?: ScryptParams;
+  /** Group name → permissions granted to its members. */
+  readonly groupPermissions?: Readonly<Record<string, readonly string[]>>;
+  /** Let inactive users log in (Django's AllowAllUsersModelBackend). Default false. */
+  readonly allowInactive?: boolean;
+  /** Rehash with current parameters after a successful login. Default true. */
+  readonly rehashOnLogin?: boolean;
+}
+
+interface ResolvedOptions {
+  readonly store: UserStore;
+  readonly id: string;
+  readonly scrypt: ScryptParams;
+  readonly groupPermissions: ReadonlyMap<string, readonly string[]>;
+  readonly allowInactive: boolean;
+  readonly rehashOnLogin: boolean;
+}
+
+// Longer passwords are refused before hashing: hashing megabytes on request is a free DoS.
+const MAX_PASSWORD_LENGTH = 4096;
+const MAX_USERNAME_LENGTH = 256;
+
+/**
+ * Checks usernames and passwords against scrypt hashes in a {@link UserStore}.
+ *
+ * Unknown users cost the same as known ones: a dummy hash is verified so response time does not
+ * reveal who exists.
+ *
+ * @example
+ * ```ts
+ * const local = new LocalPasswordBackend({ store: new MemoryUserStore() });
+ * await local.createUser({ username: 'admin', isSuperuser: true, isStaff: true }, 'correct horse');
+ * ```
+ */
+export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
+  readonly id: string;
+  readonly #options: ResolvedOptions;
+  #dummyHash: Promise<string> | undefined;
+
+  /** @throws {AuthBridgeError} CONFIG_INVALID for a missing store or bad parameters. */
+  constructor(options: LocalPasswordBackendOptions) {
+    this.#options = resolveOptions(options);
+    this.id = this.#options.id;
+  }
+
+  accepts(credentials: unknown): credentials is PasswordCredentials {
+    if (credentials === null || typeof credentials !== 'object') return false;
+    const c = credentials as Record<string, unknown>;
+    return typeof c['username'] === 'string' && typeof c['password'] === 'string';
+  }
+
+  async authenticate(_request: unknown, credentials: PasswordCredentials): Promise<User | null> {
+    const { username, password } = credentials;
+    // Refused before any I/O; the caller learns nothing it did not already know.
+    if (
+      username === '' ||
+      password === '' ||
+      username.length > MAX_USERNAME_LENGTH ||
+      password.length > MAX_PASSWORD_LENGTH
+    ) {
+      return null;
+    }
+    const stored = await this.#options.store.getByUsername(username);
+    if (stored?.passwordHash === undefined) {
+      await verifyPassword(password, await this.#dummy());
+      return null;
+    }
+    if (!(await verifyPassword(password, stored.passwordHash))) return null;
+    if (!this.#canAuthenticate(stored)) return null;
+    if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
+      // Same password, stronger hash: keep the session version so current sessions survive.
+      const rehashed = await hashPassword(password, this.#options.scrypt);
+      return toUser(
+        await this.#options.store.setPassword(stored.id, rehashed, { keepSessions: true }),
+      );
+    }
+    return toUser(stored);
+  }
+
+  async getUser(userId: string): Promise<User | null> {
+    const stored = await this.#options.store.getById(userId);
+    // As Django's ModelBackend: a user deactivated mid-session is anonymous on the next request.
+    return stored && this.#canAuthenticate(stored) ? toUser(stored) : null;
+  }
+
+  async getAllPermissions(user: AnyUser, obj?: unknown): Promise<ReadonlySet<string>> {
+    // No object-level permissions here, and nothing for anonymous or inactive users.
+    if (obj !== undefined && obj !== null) return new Set();
+    if (!user.isAuthenticated || !user.isActive) return new Set();
+    const stored = await this.#options.store.getById(user.id);
+    if (!stored) return new Set();
+    const perms = new Set(stored.permissions);
+    for (const group of stored.groups) {
+      for (const perm of this.#options.groupPermissions.get(group) ?? []) perms.add(perm);
+    }
+    return perms;
+  }
+
+  /** Creates a local account with a password. */
+  async createUser(profile: UserProfile, password: string): Promise<User> {
+    assertPassword(password);
+    const passwordHash = await hashPassword(password, this.#options.scrypt);
+    return toUser(await this.#options.store.create({ ...profile, passwordHash }));
+  }
+
+  /** Sets a new password; other sessions of the user end (its session version rotates). */
+  async setPassword(userId: string, password: string): Promise<User> {
+    assertPassword(password);
+    return toUser(
+      await this.#options.store.setPassword(
+        userId,
+        await hashPassword(password, this.#options.scrypt),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    // The store belongs to the caller, who may share it; nothing of our own to release.
+  }
+
+  #canAuthenticate(user: StoredUser): boolean {
+    return this.#options.allowInactive || user.isActive;
+  }
+
+  #dummy(): Promise<string> {
+    // Made once, lazily, with the same parameters as real hashes so the work is the same.
+    this.#dummyHash ??= hashPassword('authbridge-dummy-password', this.#options.scrypt);
+    return this.#dummyHash;
+  }
+}
+
+function toUser(stored: StoredUser): User {
+  return createUser({
+    id: stored.id,
+    username: stored.username,
+    isActive: stored.isActive,
+    isStaff: stored.isStaff,
+    isSuperuser: stored.isSuperuser,
+    email: stored.email,
+    displayName: stored.displayName,
+    groups: stored.groups,
+    sessionVersion: stored.sessionVersion,
+  });
+}
+
+function assertPassword(password: string): void {
+  if (typeof password !== 'string' || password === '' || password.length > MAX_PASSWORD_LENGTH) {
+    throw new AuthBridgeError(
+      'INVALID_REQUEST',
+      `password must be 1..${MAX_PASSWORD_LENGTH} characters`,
+    );
+  }
+}
+
+function resolveOptions(options: LocalPasswordBackendOptions): ResolvedOptions {
+  // Checked at runtime: options often come from parsed configuration, not typed code.
+  const raw: unknown = options;
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    typeof (raw as { store?: unknown }).store !== 'object'
+  ) {
+    throw new AuthBridgeError('CONFIG_INVALID', 'LocalPasswordBackend needs a store');
+  }
+  const id = options.id ?? 'local';
+  if (typeof id !== 'string' || id === '')
+    throw new AuthBridgeError('CONFIG_INVALID', 'id must be a non-empty string');
+  const groupPermissions = new Map<string, readonly string[]>();
+  for (const [group, perms] of Object.entries(options.groupPermissions ?? {})) {
+    if (!Array.isArray(perms) || !perms.every((p) => typeof p === 'string')) {
+      throw new AuthBridgeError(
+        'CONFIG_INVALID',
+        `groupPermissions.${group} must be a list of strings`,
+      );
+    }
+    groupPermissions.set(group, Object.freeze([...perms]));
+  }
+  return Object.freeze({
+    store: options.store,
+    id,
+    scrypt: validateScryptParams(options.scrypt ?? DEFAULT_SCRYPT_PARAMS),
+    groupPermissions,
+    allowInactive: options.allowInactive ?? false,
+    rehashOnLogin: options.rehashOnLogin ?? true,
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * A {@link KeyValueStore} in an SQLite file: survives restarts, shared by processes on one host.
+ *
+ * @packageDocumentation
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { type Clock, systemClock } from '../clock.js';
+import { AuthBridgeError } from '../errors.js';
+import { assertKeyAndTtl, type KeyValueStore } from '../stores/key-value-store.js';
+import { mapSqliteError } from './map-sqlite-error.js';
+import { openSqliteDatabase } from './sqlite-database.js';
+
+/** Options for {@link SqliteKeyValueStore}. */
+export interface SqliteKeyValueStoreOptions {
+  /** Database file path, or `:memory:`. */
+  readonly path: string;
+  readonly clock?: Clock;
+}
+
+// Expired rows are invisible at once and deleted in bulk every this many writes.
+const SWEEP_EVERY_WRITES = 1024;
+
+/** Key-value rows with an expiry column. `setIfAbsent` is one atomic statement. */
+export class SqliteKeyValueStore implements KeyValueStore {
+  readonly #db: DatabaseSync;
+  readonly #clock: Clock;
+  readonly #get: StatementSync;
+  readonly #set: StatementSync;
+  readonly #setIfAbsent: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #sweep: StatementSync;
+  #writes = 0;
+  #closed = false;
+
+  /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened. */
+  constructor(options: SqliteKeyValueStoreOptions) {
+    this.#db = openSqliteDatabase(options.path);
+    this.#clock = options.clock ?? systemClock;
+    this.#get = this.#db.prepare(
+      'SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+    );
+    this.#set = this.#db.prepare(
+      'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    );
+    // The upsert only overwrites an expired row, so `changes` is 1 exactly when the key was free.
+    this.#setIfAbsent = this.#db.prepare(
+      'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?',
+    );
+    this.#delete = this.#db.prepare('DELETE FROM kv WHERE key = ? RETURNING expires_at');
+    this.#sweep = this.#db.prepare(
+      'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
+    );
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    assertKeyAndTtl(key, undefined);
+    const row = this.#run('get', () => this.#get.get(key, this.#clock.now())) as
+      { value: string } | undefined;
+    return row?.value;
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    assertKeyAndTtl(key, ttlMs);
+    this.#run('set', () => this.#set.run(key, value, this.#expiry(ttlMs)));
+    this.#afterWrite();
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    assertKeyAndTtl(key, ttlMs);
+    const now = this.#clock.now();
+    const result = this.#run('setIfAbsent', () =>
+      this.#setIfAbsent.run(key, value, now + ttlMs, now),
+    );
+    this.#afterWrite();
+    return Number(result.changes) === 1;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    assertKeyAndTtl(key, undefined);
+    const row = this.#run('delete', () => this.#delete.get(key)) as
+      { expires_at: number | null } | undefined;
+    return row !== undefined && (row.expires_at === null || row.expires_at > this.#clock.now());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #expiry(ttlMs: number | undefined): number | null {
+    return ttlMs === undefined ? null : this.#clock.now() + ttlMs;
+  }
+
+  #afterWrite(): void {
+    if (++this.#writes % SWEEP_EVERY_WRITES === 0)
+      this.#run('sweep', () => this.#sweep.run(this.#clock.now()));
+  }
+
+  #run<T>(operation: string, work: () => T): T {
+    if (this.#closed) throw new AuthBridgeError('CLOSED', 'Store is closed');
+    try {
+      return work();
+    } catch (error) {
+      throw mapSqliteError(error, operation);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Local users linked to external identities.
+ *
+ * A person who logs in through LDAP, SAML or a token service becomes a local user once, linked by
+ * (backend id, issuer, subject). Links are made on first login or by an explicit `link` call,
+ * never by matching e-mail addresses or usernames: that is how accounts get taken over.
+ *
+ * @packageDocumentation
+ */
+import { AuthBridgeError } from '../errors.js';
+
+/** Who an external system says a person is. */
+export interface ExternalIdentity {
+  /** The authbridge backend id (e.g. `ldap`, `saml`). */
+  readonly backendId: string;
+  /** Who vouches: an LDAP server's base DN, a SAML IdP entityID, a token issuer. */
+  readonly issuer: string;
+  /** The stable subject at that issuer (entryUUID, NameID, `sub`). */
+  readonly subject: string;
+}
+
+/** The profile fields a store keeps for a user. */
+export interface UserProfile {
+  readonly username: string;
+  readonly email?: string | undefined;
+  readonly displayName?: string | undefined;
+  readonly isActive?: boolean | undefined;
+  readonly isStaff?: boolean | undefined;
+  readonly isSuperuser?: boolean | undefined;
+  readonly groups?: readonly string[] | undefined;
+  /** Permissions granted to this user directly (`app_label.codename`). */
+  readonly permissions?: readonly string[] | undefined;
+  /** Any other JSON-serialisable attributes. */
+  readonly attributes?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** A stored user. */
+export interface StoredUser {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string | undefined;
+  readonly displayName: string | undefined;
+  readonly isActive: boolean;
+  readonly isStaff: boolean;
+  readonly isSuperuser: boolean;
+  readonly groups: readonly string[];
+  readonly permissions: readonly string[];
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** A local password hash (see `hashPassword`), for break-glass accounts; usually absent. */
+  readonly passwordHash: string | undefined;
+  /** Rotated whenever the password changes: session layers use it to end other sessions. */
+  readonly sessionVersion: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** When an existing linked user's profile is rewritten from what the identity source says. */
+export type UpdatePolicy = 'always' | 'never';
+
+/** Options for {@link UserStore.provision}. */
+export interface ProvisionOptions {
+  /** Create a user for an identity seen for the first time (false: Django-auth-ldap's `noNewUsers`). */
+  readonly create: boolean;
+  /** Rewrite the profile of a known user on every login (`always`) or keep it (`never`). */
+  readonly update: UpdatePolicy;
+}
+
+/** What {@link UserStore.provision} did. */
+export interface ProvisionResult {
+  readonly user: StoredUser;
+  readonly created: boolean;
+}
+
+/** Options for {@link UserStore.setPassword}. */
+export interface SetPasswordOptions {
+  /** Keep `sessionVersion` (the password itself did not change). Default false. */
+  readonly keepSessions?: boolean;
+}
+
+/** New local user: a profile plus, optionally, a password hash. */
+export interface NewUser extends UserProfile {
+  readonly passwordHash?: string | undefined;
+}
+
+/**
+ * Where local users live. Usernames are unique; an identity links to exactly one user.
+ * Conflicts reject with IDENTITY_CONFLICT, a missing user with NOT_FOUND, an outage with
+ * STORE_UNAVAILABLE. Every write is all-or-nothing.
+ */
+export interface UserStore {
+  getById(id: string): Promise<StoredUser | undefined>;
+  getByUsername(username: string): Promise<StoredUser | undefined>;
+  getByIdentity(identity: ExternalIdentity): Promise<StoredUser | undefined>;
+  /** The identities linked to a user. */
+  identitiesOf(userId: string): Promise<readonly ExternalIdentity[]>;
+  /** Creates a local user with no identity (break-glass admin, demo users). */
+  create(user: NewUser): Promise<StoredUser>;
+  /**
+   * Get-or-create by identity, in one transaction: the user and its link are written together or
+   * not at all. Returns null when the identity is unknown and `create` is false.
+   */
+  provision(
+    identity: ExternalIdentity,
+    profile: UserProfile,
+    options: ProvisionOptions,
+  ): Promise<ProvisionResult | null>;
+  /** Changes profile fields. */
+  update(id: string, patch: Partial<UserProfile>): Promise<StoredUser>;
+  /**
+   * Sets (or clears) the password hash and rotates `sessionVersion`, which ends the user's other
+   * sessions; `keepSessions` skips the rotation (a rehash of the same password).
+   */
+  setPassword(
+    id: string,
+    passwordHash: string | undefined,
+    options?: SetPasswordOptions,
+  ): Promise<StoredUser>;
+  /** Links an identity to an existing user: an explicit, administrative act. */
+  link(userId: string, identity: ExternalIdentity): Promise<void>;
+  /** Deletes a user and its links; true when it existed. */
+  delete(id: string): Promise<boolean>;
+  /** Releases resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A profile with every field present, as both stores write it. */
+export interface NormalizedProfile {
+  readonly username: string;
+  readonly email: string | undefined;
+  readonly displayName: string | undefined;
+  readonly isActive: boolean;
+  readonly isStaff: boolean;
+  readonly isSuperuser: boolean;
+  readonly groups: readonly string[];
+  readonly permissions: readonly string[];
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Validates and fills a profile, shared by every store so they agree on defaults.
+ *
+ * @throws {AuthBridgeError} INVALID_REQUEST for an empty username or a non-JSON attribute value.
+ */
+export function normalizeProfile(profile: UserProfile): NormalizedProfile {
+  if (typeof profile.username !== 'string' || profile.username.trim() === '') {
+    throw new AuthBridgeError('INVALID_REQUEST', 'username must be a non-empty string');
+  }
+  const attributes = profile.attributes ?? {};
+  let copy: Record<string, unknown>;
+  try {
+    // A JSON round trip both checks serialisability and drops prototypes (no `__proto__` games).
+    copy = JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new AuthBridgeError('INVALID_REQUEST', 'attributes must be JSON-serialisable', { cause });
+  }
+  return {
+    username: profile.username,
+    email: profile.email ?? undefined,
+    displayName: profile.displayName ?? undefined,
+    isActive: profile.isActive ?? true,
+    isStaff: profile.isStaff ?? false,
+    isSuperuser: profile.isSuperuser ?? false,
+    groups: [...new Set(profile.groups ?? [])],
+    permissions: [...new Set(profile.permissions ?? [])],
+    attributes: copy,
+  };
+}
+
+/** Applies a partial patch on top of a stored user's profile. */
+export function patchProfile(user: StoredUser, patch: Partial<UserProfile>): NormalizedProfile {
+  const defined = Object.fromEntries(
+    Object.entries(patch as Record<string, unknown>).filter(([, v]) => v !== undefined),
+  );
+  return normalizeProfile({ ...user, ...defined });
+}
+
+/** The key two identities share exactly when they are the same identity. */
+export function identityKey(identity: ExternalIdentity): string {
+  for (const part of [identity.backendId, identity.issuer, identity.subject]) {
+    if (typeof part !== 'string' || part === '') {
+      throw new AuthBridgeError('INVALID_REQUEST', 'identity needs backendId, issuer and subject');
+    }
+  }
+  return JSON.stringify([identity.backendId, identity.issuer, identity.subject]);
+}

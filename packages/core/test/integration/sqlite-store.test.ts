@@ -1,0 +1,96 @@
+import { expectRejection } from '@authbridge/conformance';
+import { SCHEMA_VERSION, SqliteKeyValueStore, SqliteUserStore } from '@authbridge/core/sqlite';
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const childScript = fileURLToPath(new URL('../fixtures/provision-forever.ts', import.meta.url));
+
+describe('SQLite stores (real files)', function () {
+  let dir: string;
+  let path: string;
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-sqlite-'));
+    path = join(dir, 'auth.db');
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates once and reopens an existing file', async function () {
+    const a = new SqliteUserStore({ path });
+    const user = await a.create({ username: 'admin' });
+    await a.close();
+    const b = new SqliteUserStore({ path });
+    expect((await b.getById(user.id))?.username).to.equal('admin');
+    await b.close();
+    const raw = new DatabaseSync(path);
+    expect(raw.prepare('PRAGMA user_version').get()).to.deep.equal({
+      user_version: SCHEMA_VERSION,
+    });
+    raw.close();
+  });
+
+  it('refuses a file written by a newer schema with STORE_UNAVAILABLE', async function () {
+    const raw = new DatabaseSync(path);
+    raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    await expectRejection(
+      Promise.resolve().then(() => new SqliteUserStore({ path })),
+      'STORE_UNAVAILABLE',
+    );
+  });
+
+  it('shares state between two connections to one file (two processes on one host)', async function () {
+    const a = new SqliteKeyValueStore({ path });
+    const b = new SqliteKeyValueStore({ path });
+    expect(await a.setIfAbsent('assertion:1', 'x', 60_000)).to.equal(true);
+    expect(await b.setIfAbsent('assertion:1', 'y', 60_000)).to.equal(false);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('fails closed with STORE_UNAVAILABLE when the file cannot be opened', async function () {
+    await expectRejection(
+      Promise.resolve().then(() => new SqliteKeyValueStore({ path: join(dir, 'missing', 'x.db') })),
+      'STORE_UNAVAILABLE',
+    );
+  });
+
+  it('leaves no half-created user when the process is killed mid-write', async function () {
+    this.timeout(60_000);
+    for (let round = 0; round < 3; round++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', childScript, path], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => {
+          resolve();
+        });
+        child.once('exit', (code) => {
+          reject(new Error(`child exited early with ${String(code)}`));
+        });
+      });
+      await delay(50 + Math.floor(Math.random() * 150));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    const raw = new DatabaseSync(path);
+    const users = raw.prepare('SELECT count(*) AS n FROM users').get() as { n: number };
+    const orphans = raw
+      .prepare(
+        'SELECT count(*) AS n FROM users u WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)',
+      )
+      .get() as { n: number };
+    const check = raw.prepare('PRAGMA integrity_check').get() as { integrity_check: string };
+    raw.close();
+    expect(users.n, 'users written before the kills').to.be.greaterThan(3);
+    expect(orphans.n, 'users without their identity link').to.equal(0);
+    expect(check.integrity_check).to.equal('ok');
+  });
+});

@@ -1,0 +1,166 @@
+import {
+  Authenticator,
+  AuthBridgeError,
+  LocalPasswordBackend,
+  MemoryUserStore,
+  type PasswordCredentials,
+} from '@authbridge/core';
+import { describeBackendConformance } from '@authbridge/conformance';
+import { expect } from 'chai';
+
+// Cheap parameters keep 100 logins fast; the defaults are tested in password-hasher.test.ts.
+const fast = { logN: 10, r: 8, p: 1 };
+
+describeBackendConformance<PasswordCredentials>({
+  name: 'LocalPasswordBackend',
+  async setup() {
+    const store = new MemoryUserStore();
+    const backend = new LocalPasswordBackend({ store, scrypt: fast });
+    const users = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const username = `user${String(i).padStart(3, '0')}`;
+        await backend.createUser({ username }, `pw-${username}`);
+        return { username, credentials: { username, password: `pw-${username}` } };
+      }),
+    );
+    return {
+      backend,
+      users,
+      wrongSecret: { username: 'user000', password: 'wrong' },
+      unknownUser: { username: 'nobody', password: 'wrong' },
+      foreignCredentials: [
+        { username: 'a' },
+        { password: 'b' },
+        { username: 1, password: 'x' },
+        { token: 'abc' },
+      ],
+      teardown: () => store.close(),
+    };
+  },
+});
+
+describe('LocalPasswordBackend', function () {
+  let store: MemoryUserStore;
+  let backend: LocalPasswordBackend;
+
+  beforeEach(async function () {
+    store = new MemoryUserStore();
+    backend = new LocalPasswordBackend({
+      store,
+      scrypt: fast,
+      groupPermissions: { editors: ['wiki.edit'] },
+    });
+  });
+
+  it('refuses empty usernames and passwords, and oversized input, before touching the store', async function () {
+    let lookups = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'getByUsername') lookups += 1;
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const b = new LocalPasswordBackend({ store: counting, scrypt: fast });
+    for (const c of [
+      { username: '', password: 'x' },
+      { username: 'x', password: '' },
+      { username: 'x', password: 'p'.repeat(5000) },
+    ]) {
+      expect(await b.authenticate(undefined, c)).to.equal(null);
+    }
+    expect(lookups).to.equal(0);
+  });
+
+  it('refuses inactive users at login and on reload, unless allowInactive', async function () {
+    const user = await backend.createUser({ username: 'bob', isActive: false }, 'pw');
+    expect(await backend.authenticate(undefined, { username: 'bob', password: 'pw' })).to.equal(
+      null,
+    );
+    expect(await backend.getUser(user.id)).to.equal(null);
+    const lenient = new LocalPasswordBackend({ store, scrypt: fast, allowInactive: true });
+    expect(
+      (await lenient.authenticate(undefined, { username: 'bob', password: 'pw' }))?.isActive,
+    ).to.equal(false);
+  });
+
+  it('makes a user deactivated mid-session anonymous on the next getUser', async function () {
+    const user = await backend.createUser({ username: 'carol' }, 'pw');
+    const auth = new Authenticator({ backends: [backend] });
+    expect((await auth.getUser(user.id, 'local')).isAuthenticated).to.equal(true);
+    await store.update(user.id, { isActive: false });
+    expect((await auth.getUser(user.id, 'local')).isAuthenticated).to.equal(false);
+  });
+
+  it('rotates the session version when the password is set, but not on a rehash at login', async function () {
+    const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
+    const created = await weak.createUser({ username: 'dan' }, 'pw');
+    const loggedIn = await backend.authenticate(undefined, { username: 'dan', password: 'pw' });
+    expect(loggedIn?.sessionVersion).to.equal(created.sessionVersion);
+    expect((await store.getById(created.id))?.passwordHash).to.match(/^scrypt\$10\$/);
+    const changed = await backend.setPassword(created.id, 'new');
+    expect(changed.sessionVersion).to.not.equal(created.sessionVersion);
+    expect(await backend.authenticate(undefined, { username: 'dan', password: 'pw' })).to.equal(
+      null,
+    );
+    expect(
+      (await backend.authenticate(undefined, { username: 'dan', password: 'new' }))?.username,
+    ).to.equal('dan');
+  });
+
+  it('answers permissions from the user and its groups, never for objects or inactive users', async function () {
+    const user = await backend.createUser(
+      { username: 'eve', groups: ['editors'], permissions: ['wiki.view'] },
+      'pw',
+    );
+    const auth = new Authenticator({ backends: [backend] });
+    expect([...(await auth.getAllPermissions(user))].sort()).to.deep.equal([
+      'wiki.edit',
+      'wiki.view',
+    ]);
+    expect(await auth.hasPerm(user, 'wiki.edit')).to.equal(true);
+    expect(await auth.hasPerm(user, 'wiki.edit', { page: 1 })).to.equal(false);
+    expect(await auth.hasModulePerms(user, 'wiki')).to.equal(true);
+    const inactive = { ...user, isActive: false };
+    expect((await backend.getAllPermissions(inactive)).size).to.equal(0);
+  });
+
+  it('refuses a bad configuration with CONFIG_INVALID', function () {
+    for (const bad of [
+      {},
+      { store, id: '' },
+      { store, scrypt: { logN: 99, r: 8, p: 1 } },
+      { store, groupPermissions: { g: 'x' } },
+    ]) {
+      expect(() => new LocalPasswordBackend(bad as never))
+        .to.throw(AuthBridgeError)
+        .with.property('code', 'CONFIG_INVALID');
+    }
+  });
+
+  it('does the same hashing work for an unknown user as for a wrong password (statistical bound)', async function () {
+    this.timeout(60_000);
+    // Realistic cost so the difference, if any, would dwarf noise: without the dummy hash an
+    // unknown user answers ~1000x faster than a wrong password.
+    const real = new LocalPasswordBackend({ store, scrypt: { logN: 14, r: 8, p: 1 } });
+    await real.createUser({ username: 'frank' }, 'pw');
+    const time = async (username: string): Promise<number> => {
+      const start = process.hrtime.bigint();
+      await real.authenticate(undefined, { username, password: 'wrong' });
+      return Number(process.hrtime.bigint() - start) / 1e6;
+    };
+    await time('nobody'); // the dummy hash is made lazily on the first unknown user
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      unknown.push(await time(`nobody${i}`));
+      wrong.push(await time('frank'));
+    }
+    const median = (xs: number[]): number =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const ratio = median(unknown) / median(wrong);
+    expect(ratio, `median unknown ${median(unknown)} ms vs wrong ${median(wrong)} ms`).to.be.within(
+      0.5,
+      2,
+    );
+  });
+});
