@@ -1,0 +1,15 @@
+/**
+ * @authbridge/testkit: real servers for integration tests, with guaranteed teardown.
+ *
+ * The generic building blocks (spawn-server.ts, live-servers.ts, server-dir.ts, wait-for.ts)
+ * stay internal to this package; harnesses for other servers belong next to slapd's here.
+ *
+ * @packageDocumentation
+ */
+export { freePort } from './free-port.js';
+export { liveServers } from './live-servers.js';
+export type { LiveServer } from './live-servers.js';
+export { isCI, requireServer } from './require-server.js';
+export type { SkippableContext } from './require-server.js';
+export { slapdAvailable, startSlapd } from './start-slapd.js';
+export type { SlapdOptions, SlapdServer } from './slapd-types.js';
