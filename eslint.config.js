@@ -43,6 +43,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // CommonJS files (mocha's config and reporter) are CommonJS on purpose.
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/test/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'packages/conformance/src/**/*.ts'],
     rules: {
       // chai's `expect(x).to.be.true` style is an expression statement by design.
