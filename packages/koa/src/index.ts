@@ -1,0 +1,28 @@
+/**
+ * `@authbridge/koa`: sessions with Django's login/logout semantics, a lazy `ctx.state.user`,
+ * stateless bearer authentication, CSRF, guards and an error mapper.
+ *
+ * @packageDocumentation
+ */
+export type { AuthState } from './auth-state.js';
+export { bearer, type BearerOptions, ChallengeError } from './bearer.js';
+export { csrf, csrfToken } from './csrf.js';
+export { type ErrorHandlerOptions, errorHandler, type ErrorLogger } from './error-handler.js';
+export { requireAuth, requirePerm, type RequirePermOptions } from './guards.js';
+export {
+  authbridge,
+  type AuthbridgeOptions,
+  BACKEND_SESSION_KEY,
+  CSRF_SESSION_KEY,
+  HASH_SESSION_KEY,
+  login,
+  logout,
+  SESSION_KEY,
+} from './session-auth.js';
+export {
+  Session,
+  type SessionData,
+  type SessionOptions,
+  type SessionState,
+  sessions,
+} from './session.js';

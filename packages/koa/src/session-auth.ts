@@ -1,0 +1,173 @@
+/**
+ * Django's `login`, `logout` and per-request `get_user` on top of {@link sessions}.
+ *
+ * The session stores exactly three things: the user id, the backend id and a session hash (an HMAC
+ * of the user's `sessionVersion`), never the user object.
+ *
+ * @packageDocumentation
+ */
+import {
+  ANONYMOUS_USER,
+  type AnyUser,
+  AuthBridgeError,
+  type Authenticator,
+  type User,
+} from '@authbridge/core';
+import type { Context, Middleware } from 'koa';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AuthState } from './auth-state.js';
+import type { Session } from './session.js';
+
+/** Session keys, named as Django's. */
+export const SESSION_KEY = '_auth_user_id';
+export const BACKEND_SESSION_KEY = '_auth_user_backend';
+export const HASH_SESSION_KEY = '_auth_user_hash';
+export const CSRF_SESSION_KEY = '_csrf_secret';
+
+/** Options for {@link authbridge}. */
+export interface AuthbridgeOptions<TUser extends User> {
+  readonly authenticator: Authenticator<TUser>;
+  /** Secret for session hashes (≥ 32 bytes of entropy). Rotating it ends every session. */
+  readonly secret: string | Buffer;
+}
+
+interface Internal<TUser extends User> {
+  readonly authenticator: Authenticator<TUser>;
+  readonly secret: Buffer;
+}
+
+const INTERNAL = Symbol('authbridge');
+
+/**
+ * Adds the lazy `ctx.state.user` (and `ctx.state.authenticator`). Mount after {@link sessions};
+ * without a session it only ever yields the anonymous user (stateless bearer routes use
+ * `bearer()` instead).
+ */
+export function authbridge<TUser extends User>(
+  options: AuthbridgeOptions<TUser>,
+): Middleware<AuthState<TUser>> {
+  const secret = Buffer.isBuffer(options.secret)
+    ? options.secret
+    : Buffer.from(options.secret, 'utf8');
+  if (secret.length < 32)
+    throw new AuthBridgeError('CONFIG_INVALID', 'secret must be at least 32 bytes');
+  const internal: Internal<TUser> = Object.freeze({ authenticator: options.authenticator, secret });
+  return async (ctx, next) => {
+    (ctx as unknown as Record<symbol, unknown>)[INTERNAL] = internal;
+    (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = internal.authenticator;
+    setUser(ctx, () => userFromSession(ctx, internal));
+    await next();
+  };
+}
+
+/**
+ * Logs `user` in: Django's `login()`. An anonymous session keeps its data under a new id; a
+ * session of a different user (or the same user with a stale hash) is flushed first. The CSRF
+ * secret is rotated and `loggedIn` fires after the session is written.
+ *
+ * @throws {TypeError} when the user carries no backend id and the chain has several backends.
+ */
+export async function login(ctx: Context, user: User): Promise<void> {
+  const internal = internalOf<User>(ctx);
+  const session = requireSession(ctx);
+  const backendId = user.backendId ?? soleBackend(internal.authenticator);
+  const hash = sessionHash(internal.secret, user);
+  const currentId = session.get(SESSION_KEY);
+  if (currentId !== undefined) {
+    const stored = session.get(HASH_SESSION_KEY);
+    if (
+      currentId !== user.id ||
+      session.get(BACKEND_SESSION_KEY) !== backendId ||
+      !sameHash(stored, hash)
+    )
+      session.flush();
+    else session.cycleKey();
+  } else {
+    session.cycleKey();
+  }
+  session.set(SESSION_KEY, user.id);
+  session.set(BACKEND_SESSION_KEY, backendId);
+  session.set(HASH_SESSION_KEY, hash);
+  session.set(CSRF_SESSION_KEY, randomBytes(32).toString('base64url'));
+  const tagged = Object.freeze({ ...user, backendId });
+  setUser(ctx, () => Promise.resolve(tagged));
+  (ctx.state as AuthState).authVia = 'session';
+  await internal.authenticator.loggedIn(ctx, tagged);
+}
+
+/** Logs out: `loggedOut` fires first (with the user), then the session is flushed. */
+export async function logout(ctx: Context): Promise<void> {
+  const internal = internalOf<User>(ctx);
+  const current = await (ctx.state as AuthState).user;
+  await internal.authenticator.loggedOut(ctx, current.isAuthenticated ? current : null);
+  requireSession(ctx).flush();
+  setUser(ctx, () => Promise.resolve(ANONYMOUS_USER));
+  (ctx.state as AuthState).authVia = undefined;
+}
+
+/** @internal Replaces `ctx.state.user` with a lazily resolved value. */
+export function setUser(ctx: Context, resolve: () => Promise<AnyUser>): void {
+  let pending: Promise<AnyUser> | undefined;
+  Object.defineProperty(ctx.state, 'user', {
+    configurable: true,
+    enumerable: true,
+    get: () => (pending ??= resolve()),
+  });
+}
+
+async function userFromSession<TUser extends User>(
+  ctx: Context,
+  internal: Internal<TUser>,
+): Promise<AnyUser> {
+  const session = (ctx.state as AuthState).session;
+  const userId = session?.get(SESSION_KEY);
+  const backendId = session?.get(BACKEND_SESSION_KEY);
+  if (!session || typeof userId !== 'string' || typeof backendId !== 'string')
+    return ANONYMOUS_USER;
+  const user = await internal.authenticator.getUser(userId, backendId);
+  if (!user.isAuthenticated) return ANONYMOUS_USER;
+  // Session verification: a changed password (sessionVersion) ends every other session.
+  if (!sameHash(session.get(HASH_SESSION_KEY), sessionHash(internal.secret, user))) {
+    session.flush();
+    return ANONYMOUS_USER;
+  }
+  (ctx.state as AuthState).authVia = 'session';
+  return user;
+}
+
+function sessionHash(secret: Buffer, user: User): string {
+  return createHmac('sha256', secret)
+    .update('authbridge.session-hash\0')
+    .update(user.sessionVersion ?? '')
+    .digest('base64url');
+}
+
+function sameHash(stored: unknown, expected: string): boolean {
+  if (typeof stored !== 'string') return false;
+  const a = Buffer.from(stored);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function soleBackend(authenticator: Authenticator): string {
+  const [only, ...rest] = authenticator.backends;
+  if (!only || rest.length > 0) {
+    throw new TypeError(
+      'You have several backends: the user must carry backendId (use the user Authenticator.authenticate returned)',
+    );
+  }
+  return only.id;
+}
+
+function internalOf<TUser extends User>(ctx: Context): Internal<TUser> {
+  const internal = (ctx as unknown as Record<symbol, unknown>)[INTERNAL] as
+    Internal<TUser> | undefined;
+  if (!internal) throw new TypeError('authbridge() middleware is not mounted on this route');
+  return internal;
+}
+
+function requireSession(ctx: Context): Session {
+  const session = (ctx.state as AuthState).session;
+  if (!session) throw new TypeError('sessions() middleware is not mounted before authbridge()');
+  return session;
+}

@@ -1,0 +1,163 @@
+/**
+ * Server-side sessions in a core {@link KeyValueStore}: the cookie carries only an opaque id.
+ *
+ * @packageDocumentation
+ */
+import { AuthBridgeError, type KeyValueStore } from '@authbridge/core';
+import type { Context, Middleware } from 'koa';
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Options for {@link sessions}. */
+export interface SessionOptions {
+  /** Where session data lives (SQLite, Redis, memory for tests). */
+  readonly store: KeyValueStore;
+  /** Cookie name. Default `authbridge.sid`. */
+  readonly cookieName?: string;
+  /** Lifetime in ms from the last change to the session (login renews it). Default 8 hours. */
+  readonly maxAgeMs?: number;
+  /** SameSite attribute. Default `lax` (as Django). */
+  readonly sameSite?: 'lax' | 'strict';
+}
+
+/** Session data: JSON values by key. */
+export type SessionData = Record<string, unknown>;
+
+/** The per-request session handle, at `ctx.state.session`. */
+export class Session {
+  #id: string | undefined;
+  #data: SessionData;
+  #dirty = false;
+  #destroyOld: string | undefined;
+
+  constructor(id: string | undefined, data: SessionData) {
+    this.#id = id;
+    this.#data = data;
+  }
+
+  /** The current id, or undefined before the first write. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  get(key: string): unknown {
+    return this.#data[key];
+  }
+
+  set(key: string, value: unknown): void {
+    this.#data[key] = value;
+    this.#dirty = true;
+  }
+
+  delete(key: string): void {
+    if (key in this.#data) {
+      // Reflect.deleteProperty keeps the dynamic-delete lint rule honest: the data is a plain record.
+      Reflect.deleteProperty(this.#data, key);
+      this.#dirty = true;
+    }
+  }
+
+  /** Django's `cycle_key()`: a new id, same data; the old id stops working. */
+  cycleKey(): void {
+    this.#retire();
+    this.#dirty = true;
+  }
+
+  /** Django's `flush()`: a new id and no data; the old id stops working. */
+  flush(): void {
+    this.#retire();
+    this.#data = {};
+    this.#dirty = true;
+  }
+
+  /** @internal What the middleware needs to persist the session. */
+  commitPlan(): {
+    id: string | undefined;
+    data: SessionData;
+    dirty: boolean;
+    retired: string | undefined;
+  } {
+    return { id: this.#id, data: this.#data, dirty: this.#dirty, retired: this.#destroyOld };
+  }
+
+  /** @internal */
+  assignId(id: string): void {
+    this.#id = id;
+  }
+
+  #retire(): void {
+    if (this.#id !== undefined) this.#destroyOld ??= this.#id;
+    this.#id = undefined;
+  }
+}
+
+/** Koa state added by {@link sessions}. */
+export interface SessionState {
+  session: Session;
+}
+
+// Store keys are hashes of the id: a dump of the store does not hand out usable cookies.
+function storeKey(id: string): string {
+  return `session:${createHash('sha256').update(id).digest('base64url')}`;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Loads the session named by the cookie (if any) before the request and saves it after. The cookie
+ * is HttpOnly, SameSite=Lax, and Secure whenever the request is HTTPS — which Koa decides from
+ * `X-Forwarded-Proto` only when `app.proxy` is true. A store failure is an error (fail closed).
+ */
+export function sessions(options: SessionOptions): Middleware<SessionState> {
+  const cookieName = options.cookieName ?? 'authbridge.sid';
+  const maxAgeMs = options.maxAgeMs ?? 8 * 60 * 60 * 1000;
+  const sameSite = options.sameSite ?? 'lax';
+  if (!Number.isFinite(maxAgeMs) || maxAgeMs <= 0)
+    throw new AuthBridgeError('CONFIG_INVALID', 'maxAgeMs must be positive');
+  const store = options.store;
+
+  return async (ctx, next) => {
+    const cookie = ctx.cookies.get(cookieName);
+    let session = new Session(undefined, {});
+    if (cookie !== undefined && ID_PATTERN.test(cookie)) {
+      const raw = await store.get(storeKey(cookie));
+      if (raw !== undefined) session = new Session(cookie, JSON.parse(raw) as SessionData);
+    }
+    ctx.state.session = session;
+    try {
+      await next();
+    } finally {
+      await commit(ctx, session);
+    }
+  };
+
+  async function commit(ctx: Context, session: Session): Promise<void> {
+    const plan = session.commitPlan();
+    if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
+    // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
+    // bring the ended session back. Lifetime therefore counts from the last change (login).
+    if (!plan.dirty) return;
+    if (plan.id !== undefined && (await store.get(storeKey(plan.id))) === undefined) {
+      // Ended elsewhere (logout, password change) while this request ran: do not resurrect it.
+      return;
+    }
+    if (Object.keys(plan.data).length === 0) {
+      ctx.cookies.set(cookieName, null, {
+        httpOnly: true,
+        sameSite,
+        secure: ctx.secure,
+        overwrite: true,
+      });
+      return;
+    }
+    const id = plan.id ?? randomBytes(32).toString('base64url');
+    session.assignId(id);
+    await store.set(storeKey(id), JSON.stringify(plan.data), maxAgeMs);
+    ctx.cookies.set(cookieName, id, {
+      httpOnly: true,
+      sameSite,
+      secure: ctx.secure,
+      maxAge: maxAgeMs,
+      overwrite: true,
+    });
+  }
+}

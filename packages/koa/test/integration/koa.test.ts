@@ -1,0 +1,314 @@
+// HTTP behaviour of the middleware, through supertest on an unlistened app, with the real
+// LocalPasswordBackend and a real SQLite session store.
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import {
+  type AuthBackend,
+  Authenticator,
+  createUser,
+  LocalPasswordBackend,
+  MemoryUserStore,
+  type User,
+} from '@authbridge/core';
+import { SqliteKeyValueStore } from '@authbridge/core/sqlite';
+import {
+  type AuthState,
+  authbridge,
+  bearer,
+  csrf,
+  csrfToken,
+  errorHandler,
+  login,
+  logout,
+  requireAuth,
+  requirePerm,
+  sessions,
+} from '@authbridge/koa';
+import { expect } from 'chai';
+import Koa from 'koa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+
+// A token backend for the bearer routes: pure logic, the REST backend brings the real one.
+const tokenBackend: AuthBackend<{ token: string }> = {
+  id: 'tokens',
+  accepts: (c): c is { token: string } =>
+    typeof (c as { token?: unknown } | null)?.token === 'string',
+  authenticate: async (_r, c) =>
+    c.token === 'good-token' ? createUser({ id: 'svc', username: 'svc' }) : null,
+  getUser: async () => null,
+  close: async () => undefined,
+};
+
+interface Harness {
+  app: Koa<AuthState>;
+  local: LocalPasswordBackend;
+  users: MemoryUserStore;
+  logins: string[];
+  cleanup(): void;
+}
+
+async function harness(): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'authbridge-koa-'));
+  const store = new SqliteKeyValueStore({ path: join(dir, 'sessions.db') });
+  const users = new MemoryUserStore();
+  const local = new LocalPasswordBackend({
+    store: users,
+    scrypt: { logN: 10, r: 8, p: 1 },
+    groupPermissions: { editors: ['wiki.edit'] },
+  });
+  await local.createUser({ username: 'alice', groups: ['editors'] }, 'alice-pw');
+  await local.createUser({ username: 'bob' }, 'bob-pw');
+  const authenticator = new Authenticator<User>({ backends: [local, tokenBackend] });
+  const logins: string[] = [];
+  authenticator.events.on('loggedIn', ({ user }) => {
+    logins.push(user.username);
+  });
+
+  const app = new Koa<AuthState>();
+  app.use(errorHandler());
+  const api = new Router<AuthState>();
+  api.use(bearer({ authenticator, realm: 'api' }));
+  api.get('/api/token-me', requireAuth(), async (ctx) => {
+    ctx.body = { username: (await ctx.state.user).username };
+  });
+  app.use(api.routes());
+
+  const web = new Router<AuthState>();
+  web.use(bodyParser(), sessions({ store }), authbridge({ authenticator, secret: SECRET }), csrf());
+  web.get('/csrf', (ctx) => {
+    ctx.body = { token: csrfToken(ctx) };
+  });
+  web.post('/login', async (ctx) => {
+    const { username, password } = ctx.request.body as Record<string, string>;
+    const user = await authenticator.authenticate(ctx, { username, password });
+    if (!user) {
+      ctx.status = 401;
+      ctx.body = { code: 'INVALID_CREDENTIALS', message: 'Invalid credentials' };
+      return;
+    }
+    await login(ctx, user);
+    ctx.body = { ok: true };
+  });
+  web.post('/logout', async (ctx) => {
+    await logout(ctx);
+    ctx.body = { ok: true };
+  });
+  web.get('/me', requireAuth(), async (ctx) => {
+    const user = await ctx.state.user;
+    ctx.body = { username: user.username, backend: user.backendId };
+  });
+  web.get('/wiki/edit', requirePerm('wiki.edit'), (ctx) => {
+    ctx.body = { ok: true };
+  });
+  web.get('/boom', () => {
+    throw new Error('secret internals');
+  });
+  app.use(web.routes());
+  return {
+    app,
+    local,
+    users,
+    logins,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A cookie-keeping client: supertest's agent, plus the session id it holds. */
+function sid(res: request.Response): string | undefined {
+  const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  const c = cookies.find((x) => x.startsWith('authbridge.sid='));
+  return c?.split(';')[0]?.split('=')[1];
+}
+
+async function loginAs(
+  agent: request.Agent,
+  username: string,
+  password: string,
+): Promise<request.Response> {
+  const body: unknown = (await agent.get('/csrf').expect(200)).body;
+  return agent
+    .post('/login')
+    .type('form')
+    .send({ username, password, _csrf: (body as { token: string }).token });
+}
+
+describe('@authbridge/koa over HTTP', function () {
+  let h: Harness;
+  beforeEach(async function () {
+    h = await harness();
+  });
+  afterEach(function () {
+    h.cleanup();
+  });
+
+  it('answers 401 to anonymous and 403 to a user without the permission', async function () {
+    const server = h.app.callback();
+    await request(server)
+      .get('/me')
+      .expect(401)
+      .expect((r) =>
+        expect(r.body).to.deep.equal({
+          code: 'UNAUTHENTICATED',
+          message: 'Authentication required',
+        }),
+      );
+    const alice = request.agent(server);
+    await loginAs(alice, 'alice', 'alice-pw').then((r) => expect(r.status).to.equal(200));
+    await alice.get('/wiki/edit').expect(200);
+    const bob = request.agent(server);
+    await loginAs(bob, 'bob', 'bob-pw');
+    await bob
+      .get('/wiki/edit')
+      .expect(403)
+      .expect((r) => expect((r.body as { code: string }).code).to.equal('PERMISSION_DENIED'));
+  });
+
+  it('sets an HttpOnly, SameSite=Lax cookie holding only an opaque id', async function () {
+    const agent = request.agent(h.app.callback());
+    const res = await loginAs(agent, 'alice', 'alice-pw');
+    const cookie = ([] as string[])
+      .concat(res.headers['set-cookie'] ?? [])
+      .find((c) => c.startsWith('authbridge.sid='))!;
+    expect(cookie)
+      .to.match(/httponly/i)
+      .and.match(/samesite=lax/i);
+    expect(sid(res)).to.match(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookie).to.not.include('alice');
+  });
+
+  it('refuses a POST without the CSRF token', async function () {
+    const agent = request.agent(h.app.callback());
+    await agent.get('/csrf').expect(200);
+    await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'alice', password: 'alice-pw', _csrf: 'forged' })
+      .expect(403)
+      .expect((r) => expect((r.body as { code: string }).code).to.equal('CSRF_FAILED'));
+    await request(h.app.callback())
+      .post('/login')
+      .type('form')
+      .send({ username: 'alice', password: 'alice-pw' })
+      .expect(403);
+  });
+
+  it('changes the session id at login (fixation) and rotates the CSRF token', async function () {
+    const agent = request.agent(h.app.callback());
+    const first = await agent.get('/csrf');
+    const before = sid(first);
+    const res = await agent
+      .post('/login')
+      .type('form')
+      .send({
+        username: 'alice',
+        password: 'alice-pw',
+        _csrf: (first.body as { token: string }).token,
+      });
+    expect(res.status).to.equal(200);
+    expect(before).to.be.a('string');
+    expect(sid(res)).to.be.a('string').and.not.equal(before);
+    const after = await agent.get('/csrf');
+    expect((after.body as { token: string }).token).to.not.equal(
+      (first.body as { token: string }).token,
+    );
+    // The pre-login id is dead: replaying it is anonymous.
+    await request(h.app.callback())
+      .get('/me')
+      .set('Cookie', `authbridge.sid=${String(before)}`)
+      .expect(401);
+    expect(h.logins).to.deep.equal(['alice']);
+  });
+
+  it('flushes the previous user session when another user logs in on it', async function () {
+    const agent = request.agent(h.app.callback());
+    const a = await loginAs(agent, 'alice', 'alice-pw');
+    const b = await loginAs(agent, 'bob', 'bob-pw');
+    expect(sid(b)).to.not.equal(sid(a));
+    await agent
+      .get('/me')
+      .expect(200)
+      .expect((r) => expect((r.body as { username: string }).username).to.equal('bob'));
+    await request(h.app.callback())
+      .get('/me')
+      .set('Cookie', `authbridge.sid=${String(sid(a))}`)
+      .expect(401);
+  });
+
+  it('makes a deleted user anonymous on the next request', async function () {
+    const agent = request.agent(h.app.callback());
+    await loginAs(agent, 'bob', 'bob-pw');
+    await agent.get('/me').expect(200);
+    const bob = await h.users.getByUsername('bob');
+    await h.users.delete(bob!.id);
+    await agent.get('/me').expect(401);
+  });
+
+  it('ends other sessions when the password changes (session hash)', async function () {
+    const agent = request.agent(h.app.callback());
+    await loginAs(agent, 'alice', 'alice-pw');
+    const alice = await h.users.getByUsername('alice');
+    await h.local.setPassword(alice!.id, 'new-pw');
+    await agent.get('/me').expect(401);
+  });
+
+  it('logs out: the session is gone and the old cookie is anonymous', async function () {
+    const agent = request.agent(h.app.callback());
+    const res = await loginAs(agent, 'alice', 'alice-pw');
+    const body: unknown = (await agent.get('/csrf')).body;
+    await agent
+      .post('/logout')
+      .send({ _csrf: (body as { token: string }).token })
+      .expect(200);
+    await request(h.app.callback())
+      .get('/me')
+      .set('Cookie', `authbridge.sid=${String(sid(res))}`)
+      .expect(401);
+  });
+
+  it('bearer: no session cookie, a WWW-Authenticate challenge on every 401', async function () {
+    const server = h.app.callback();
+    const ok = await request(server)
+      .get('/api/token-me')
+      .set('Authorization', 'Bearer good-token')
+      .expect(200);
+    expect(ok.headers['set-cookie']).to.equal(undefined);
+    const none = await request(server).get('/api/token-me').expect(401);
+    expect(none.headers['www-authenticate']).to.equal('Bearer realm="api"');
+    const bad = await request(server)
+      .get('/api/token-me')
+      .set('Authorization', 'Bearer nope')
+      .expect(401);
+    expect(bad.headers['www-authenticate']).to.equal('Bearer realm="api", error="invalid_token"');
+    expect((bad.body as { code: string }).code).to.equal('INVALID_TOKEN');
+    const malformed = await request(server)
+      .get('/api/token-me')
+      .set('Authorization', 'Bearer a b')
+      .expect(400);
+    expect(malformed.headers['www-authenticate']).to.include('error="invalid_request"');
+  });
+
+  it('marks the cookie Secure under TLS, trusting X-Forwarded-Proto only behind a configured proxy', async function () {
+    // GET /csrf creates the CSRF secret, so it is the first response to set the session cookie.
+    const spoofed = await request(h.app.callback()).get('/csrf').set('X-Forwarded-Proto', 'https');
+    expect(String(spoofed.headers['set-cookie']))
+      .to.include('authbridge.sid=')
+      .and.not.match(/;\s*secure/i);
+    h.app.proxy = true;
+    const proxied = await request(h.app.callback()).get('/csrf').set('X-Forwarded-Proto', 'https');
+    expect(String(proxied.headers['set-cookie']))
+      .to.include('authbridge.sid=')
+      .and.match(/;\s*secure/i);
+  });
+
+  it('hides 5xx details from the client', async function () {
+    const res = await request(h.app.callback()).get('/boom').expect(500);
+    expect(res.body).to.deep.equal({ code: 'INTERNAL', message: 'Internal error' });
+  });
+});
