@@ -59,6 +59,7 @@ export {
   type StoredUser,
   type UpdatePolicy,
   type UserProfile,
+  userFromStored,
   type UserStore,
 } from './stores/user-store.js';
 export {

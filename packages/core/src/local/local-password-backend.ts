@@ -5,8 +5,13 @@
  */
 import type { AuthBackend } from '../backend.js';
 import { AuthBridgeError } from '../errors.js';
-import type { StoredUser, UserProfile, UserStore } from '../stores/user-store.js';
-import { type AnyUser, createUser, type User } from '../user.js';
+import {
+  type StoredUser,
+  userFromStored,
+  type UserProfile,
+  type UserStore,
+} from '../stores/user-store.js';
+import type { AnyUser, User } from '../user.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -101,17 +106,17 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
       // Same password, stronger hash: keep the session version so current sessions survive.
       const rehashed = await hashPassword(password, this.#options.scrypt);
-      return toUser(
+      return userFromStored(
         await this.#options.store.setPassword(stored.id, rehashed, { keepSessions: true }),
       );
     }
-    return toUser(stored);
+    return userFromStored(stored);
   }
 
   async getUser(userId: string): Promise<User | null> {
     const stored = await this.#options.store.getById(userId);
     // As Django's ModelBackend: a user deactivated mid-session is anonymous on the next request.
-    return stored && this.#canAuthenticate(stored) ? toUser(stored) : null;
+    return stored && this.#canAuthenticate(stored) ? userFromStored(stored) : null;
   }
 
   async getAllPermissions(user: AnyUser, obj?: unknown): Promise<ReadonlySet<string>> {
@@ -131,13 +136,13 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
   async createUser(profile: UserProfile, password: string): Promise<User> {
     assertPassword(password);
     const passwordHash = await hashPassword(password, this.#options.scrypt);
-    return toUser(await this.#options.store.create({ ...profile, passwordHash }));
+    return userFromStored(await this.#options.store.create({ ...profile, passwordHash }));
   }
 
   /** Sets a new password; other sessions of the user end (its session version rotates). */
   async setPassword(userId: string, password: string): Promise<User> {
     assertPassword(password);
-    return toUser(
+    return userFromStored(
       await this.#options.store.setPassword(
         userId,
         await hashPassword(password, this.#options.scrypt),
@@ -158,20 +163,6 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     this.#dummyHash ??= hashPassword('authbridge-dummy-password', this.#options.scrypt);
     return this.#dummyHash;
   }
-}
-
-function toUser(stored: StoredUser): User {
-  return createUser({
-    id: stored.id,
-    username: stored.username,
-    isActive: stored.isActive,
-    isStaff: stored.isStaff,
-    isSuperuser: stored.isSuperuser,
-    email: stored.email,
-    displayName: stored.displayName,
-    groups: stored.groups,
-    sessionVersion: stored.sessionVersion,
-  });
 }
 
 function assertPassword(password: string): void {

@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 import { AuthBridgeError } from '../errors.js';
+import { createUser, type User } from '../user.js';
 
 /** Who an external system says a person is. */
 export interface ExternalIdentity {
@@ -34,18 +35,9 @@ export interface UserProfile {
   readonly attributes?: Readonly<Record<string, unknown>> | undefined;
 }
 
-/** A stored user. */
-export interface StoredUser {
+/** A stored user: a full profile plus what the store itself keeps. */
+export interface StoredUser extends NormalizedProfile {
   readonly id: string;
-  readonly username: string;
-  readonly email: string | undefined;
-  readonly displayName: string | undefined;
-  readonly isActive: boolean;
-  readonly isStaff: boolean;
-  readonly isSuperuser: boolean;
-  readonly groups: readonly string[];
-  readonly permissions: readonly string[];
-  readonly attributes: Readonly<Record<string, unknown>>;
   /** A local password hash (see `hashPassword`), for break-glass accounts; usually absent. */
   readonly passwordHash: string | undefined;
   /** Rotated whenever the password changes: session layers use it to end other sessions. */
@@ -182,4 +174,22 @@ export function identityKey(identity: ExternalIdentity): string {
     }
   }
   return JSON.stringify([identity.backendId, identity.issuer, identity.subject]);
+}
+
+/**
+ * The {@link User} a backend returns for a stored user: every backend that provisions into a
+ * {@link UserStore} answers `authenticate` and `getUser` with this.
+ */
+export function userFromStored(stored: StoredUser): User {
+  return createUser({
+    id: stored.id,
+    username: stored.username,
+    isActive: stored.isActive,
+    isStaff: stored.isStaff,
+    isSuperuser: stored.isSuperuser,
+    email: stored.email,
+    displayName: stored.displayName,
+    groups: stored.groups,
+    sessionVersion: stored.sessionVersion,
+  });
 }
