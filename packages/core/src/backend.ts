@@ -40,6 +40,11 @@ export interface AuthBackend<
   hasModulePerms?(user: AnyUser<TUser>, label: string): Promise<boolean>;
   /** Every permission `user` has (on `obj`). Absent: none. */
   getAllPermissions?(user: AnyUser<TUser>, obj?: unknown): Promise<ReadonlySet<string>>;
+  /**
+   * Resolves when the backend can reach what it depends on (directory, IdP metadata, token
+   * service); rejects with BACKEND_UNAVAILABLE otherwise. For readiness probes. Absent: always ready.
+   */
+  healthCheck?(): Promise<void>;
   /** Releases pools, timers and files. Idempotent. */
   close(): Promise<void>;
 }

@@ -92,7 +92,7 @@ export class Session {
 
 /** Koa state added by {@link sessions}. */
 export interface SessionState {
-  session: Session;
+  session?: Session | undefined;
 }
 
 // Store keys are hashes of the id: a dump of the store does not hand out usable cookies.

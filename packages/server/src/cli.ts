@@ -1,0 +1,70 @@
+/**
+ * The `authbridge` command: `serve --config <file>` and `check-config <file>`.
+ *
+ * @packageDocumentation
+ */
+import { AuthBridgeError } from '@authbridge/core';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config/load-config.js';
+import { createApp } from './create-app.js';
+import { listen } from './serve.js';
+
+const USAGE = `usage:
+  authbridge serve --config <file>     start the host
+  authbridge check-config <file>       validate a configuration file and exit`;
+
+/** Runs the CLI; resolves to the process exit code (serve resolves only after shutdown). */
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'check-config') {
+      const [file] = rest;
+      if (!file || rest.length !== 1) return usage();
+      await loadConfigFile(file, env);
+      process.stdout.write(`${file}: configuration is valid\n`);
+      return 0;
+    }
+    if (command === 'serve') {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { config: { type: 'string' } },
+        strict: true,
+      });
+      if (!values.config) return usage();
+      return await serve(values.config, env);
+    }
+    return usage();
+  } catch (error) {
+    if (error instanceof AuthBridgeError && error.code === 'CONFIG_INVALID') {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+async function serve(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const config = await loadConfigFile(file, env);
+  const app = await createApp(config);
+  const host = await listen(app, config.server.host, config.server.port);
+  process.stdout.write(`authbridge listening on ${host.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      void host.shutdown(config.server.shutdownTimeoutMs).then(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  process.stdout.write('authbridge stopped\n');
+  return 0;
+}
+
+function usage(): number {
+  process.stderr.write(`${USAGE}\n`);
+  return 64;
+}

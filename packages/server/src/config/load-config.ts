@@ -1,0 +1,73 @@
+/**
+ * Reading, interpolating and validating the YAML configuration.
+ *
+ * @packageDocumentation
+ */
+import { AuthBridgeError } from '@authbridge/core';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { interpolateEnv } from './interpolate.js';
+import { configSchema, type HostConfig } from './schema.js';
+
+/**
+ * Validates a configuration object (already parsed). Errors name the path of every bad key.
+ *
+ * @throws {AuthBridgeError} CONFIG_INVALID with one line per problem.
+ */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): HostConfig {
+  const result = configSchema.safeParse(interpolateEnv(raw, env));
+  if (!result.success) {
+    throw new AuthBridgeError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n${formatIssues(result.error.issues)}`,
+    );
+  }
+  return deepFreeze(result.data);
+}
+
+/** Reads and validates a YAML file. */
+export async function loadConfigFile(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<HostConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new AuthBridgeError('CONFIG_INVALID', `cannot read ${path}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    // YAML 1.2 core schema: no custom tags, so a config file cannot construct objects.
+    raw = parse(text, { schema: 'core', maxAliasCount: 100 });
+  } catch (cause) {
+    throw new AuthBridgeError('CONFIG_INVALID', `${path}: ${(cause as Error).message}`, { cause });
+  }
+  return parseConfig(raw, env);
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.reduce<string>(
+        (acc, part) =>
+          typeof part === 'number'
+            ? `${acc}[${part}]`
+            : acc
+              ? `${acc}.${String(part)}`
+              : String(part),
+        '',
+      );
+      return `  ${path || '(root)'}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+/**
+ * The reference host's configuration schema. Every default is the safe one; anything unsafe has to
+ * be written out.
+ *
+ * @packageDocumentation
+ */
+import { z } from 'zod';
+
+const permissionList = z.array(
+  z.string().regex(/^[^.\s]+\.[^\s]+$/, 'permissions look like app_label.codename'),
+);
+
+/** A local username/password account created at start-up if missing (break-glass admin, demo). */
+const localUser = z
+  .object({
+    username: z.string().min(1),
+    password: z.string().min(12, 'passwords in config must be at least 12 characters'),
+    isSuperuser: z.boolean().default(false),
+    isStaff: z.boolean().default(false),
+    groups: z.array(z.string()).default([]),
+    permissions: permissionList.default([]),
+  })
+  .strict();
+
+const localBackend = z
+  .object({
+    type: z.literal('local'),
+    id: z.string().min(1).default('local'),
+    groupPermissions: z.record(z.string(), permissionList).default({}),
+    users: z.array(localUser).default([]),
+  })
+  .strict();
+
+/** The backend chain, in order. More types arrive as their packages land. */
+const backend = z.discriminatedUnion('type', [localBackend]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** The URL people reach the host at; SAML ACS URLs are built from it, never from Host. */
+        publicUrl: z.url().optional(),
+        /** Trust X-Forwarded-* (only behind a proxy that sets them). */
+        trustProxy: z.boolean().default(false),
+        /** HMAC secret for session hashes: at least 32 characters, from `${ENV}` in production. */
+        secret: z.string().min(32, 'secret must be at least 32 characters'),
+        sessionMaxAgeMs: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * 60 * 60 * 1000),
+        /** How long shutdown waits for in-flight requests. */
+        shutdownTimeoutMs: z.number().int().positive().default(10_000),
+      })
+      .strict(),
+    stores: z
+      .object({
+        /** `sqlite` (default, an embedded file) or `memory` (tests and demos: lost on restart). */
+        kind: z.enum(['sqlite', 'memory']).default('sqlite'),
+        path: z.string().min(1).default('./authbridge.db'),
+      })
+      .strict()
+      .default({ kind: 'sqlite', path: './authbridge.db' }),
+    backends: z.array(backend).min(1, 'declare at least one backend'),
+    logging: z
+      .object({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+/** The validated, fully-defaulted configuration. */
+export type HostConfig = z.infer<typeof configSchema>;
+/** A backend entry of the configuration. */
+export type BackendConfig = HostConfig['backends'][number];

@@ -1,0 +1,47 @@
+/**
+ * Prometheus metrics, in a registry owned by one app (never the process-global one, so two apps in
+ * one process — tests — do not collide).
+ *
+ * @packageDocumentation
+ */
+import type { Authenticator } from '@authbridge/core';
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** The host's metrics. */
+export interface HostMetrics {
+  readonly registry: Registry;
+  readonly loginDuration: Histogram<'backend'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+/** Creates the registry and counts logins from the chain's events. */
+export function createMetrics(authenticator: Authenticator): HostMetrics {
+  const registry = new Registry();
+  const logins = new Counter({
+    name: 'authbridge_logins_total',
+    help: 'Login attempts by backend and outcome',
+    labelNames: ['backend', 'outcome'] as const,
+    registers: [registry],
+  });
+  const loginDuration = new Histogram({
+    name: 'authbridge_login_duration_seconds',
+    help: 'Time to authenticate a login through the backend chain',
+    labelNames: ['backend'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'authbridge_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  authenticator.events.on('loggedIn', ({ user }) => {
+    logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });
+  });
+  authenticator.events.on('loginFailed', ({ deniedBy }) => {
+    logins.inc({ backend: deniedBy ?? 'none', outcome: deniedBy ? 'denied' : 'failure' });
+  });
+  return { registry, loginDuration, httpDuration };
+}

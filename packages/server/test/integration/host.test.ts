@@ -1,0 +1,242 @@
+// The reference host over HTTP (supertest on the unlistened app) and its CLI as a child process.
+import { createApp, type HostApp, parseConfig } from '@authbridge/server';
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import request from 'supertest';
+
+const SECRET = 'a-host-test-secret-of-at-least-32-chars';
+const cli = fileURLToPath(new URL('../../bin/authbridge.js', import.meta.url));
+
+function config(dir: string) {
+  return parseConfig(
+    {
+      server: { secret: SECRET },
+      stores: { kind: 'sqlite', path: join(dir, 'host.db') },
+      backends: [
+        {
+          type: 'local',
+          groupPermissions: { ops: ['hosts.restart'] },
+          users: [
+            {
+              username: 'admin',
+              password: 'break-glass-password',
+              isSuperuser: true,
+              isStaff: true,
+            },
+            { username: 'olga', password: 'olga-password-123', groups: ['ops'] },
+          ],
+        },
+      ],
+      logging: { level: 'silent' },
+    },
+    {},
+  );
+}
+
+async function csrfFrom(agent: request.Agent, path = '/login'): Promise<string> {
+  const page = await agent.get(path).expect(200);
+  const match = /name="_csrf" value="([^"]+)"/.exec(page.text);
+  expect(match, 'csrf field').to.not.equal(null);
+  return match![1]!;
+}
+
+describe('reference host over HTTP', function () {
+  let dir: string;
+  let app: HostApp;
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-host-'));
+    app = await createApp(config(dir), { logger: pino({ level: 'silent' }) });
+  });
+  afterEach(async function () {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves an accessible login form that works without JavaScript', async function () {
+    const res = await request(app.callback())
+      .get('/login')
+      .expect(200)
+      .expect('content-type', /html/);
+    expect(res.text).to.include('<form method="post" action="/login">');
+    expect(res.text).to.include('<label for="username">').and.include('<label for="password">');
+    expect(res.text).to.include('autocomplete="current-password"');
+    expect(res.text).to.not.include('<script');
+    expect(res.headers['content-security-policy']).to.include("frame-ancestors 'none'");
+    expect(res.headers['x-content-type-options']).to.equal('nosniff');
+    expect(res.headers['cache-control']).to.equal('no-store');
+  });
+
+  it('logs in with the form, shows the user at /api/me, logs out', async function () {
+    const agent = request.agent(app.callback());
+    const token = await csrfFrom(agent);
+    await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
+      .expect(303)
+      .expect('location', '/');
+    const me = await agent.get('/api/me').expect(200);
+    expect(me.body).to.include({ username: 'olga', backend: 'local', via: 'session' });
+    expect((me.body as { permissions: string[] }).permissions).to.deep.equal(['hosts.restart']);
+    expect((me.body as { groups: string[] }).groups).to.deep.equal(['ops']);
+    const logoutToken = await csrfFrom(agent, '/');
+    await agent
+      .post('/logout')
+      .type('form')
+      .send({ _csrf: logoutToken })
+      .expect(303)
+      .expect('location', '/login');
+    await agent.get('/api/me').expect(401);
+  });
+
+  it('shows one generic error for a wrong password and an unknown user', async function () {
+    const texts: string[] = [];
+    for (const username of ['olga', 'nobody']) {
+      const agent = request.agent(app.callback());
+      const token = await csrfFrom(agent);
+      const res = await agent
+        .post('/login')
+        .type('form')
+        .send({ username, password: 'wrong-password', _csrf: token })
+        .expect(401);
+      texts.push(/<p class="error"[^>]*>([^<]*)<\/p>/.exec(res.text)?.[1] ?? '');
+    }
+    expect(texts[0]).to.equal('The username or password is not correct.');
+    expect(texts[1]).to.equal(texts[0]);
+  });
+
+  it('refuses a login without the CSRF token', async function () {
+    const res = await request(app.callback())
+      .post('/login')
+      .type('form')
+      .send({ username: 'olga', password: 'olga-password-123' })
+      .expect(403);
+    expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
+  });
+
+  it('redirects after login only to same-origin paths', async function () {
+    for (const [next, expected] of [
+      ['/api/me', '/api/me'],
+      ['//evil.example/x', '/'],
+      ['https://evil.example', '/'],
+      ['/\\evil.example', '/'],
+    ] as const) {
+      const agent = request.agent(app.callback());
+      const token = await csrfFrom(agent);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'olga', password: 'olga-password-123', _csrf: token, next })
+        .expect(303)
+        .expect('location', expected);
+    }
+  });
+
+  it('answers bearer requests statelessly with an RFC 6750 challenge', async function () {
+    const res = await request(app.callback())
+      .get('/api/me')
+      .set('Authorization', 'Bearer not-a-valid-token')
+      .expect(401);
+    expect(res.headers['www-authenticate']).to.equal(
+      'Bearer realm="authbridge", error="invalid_token"',
+    );
+    expect(res.headers['set-cookie']).to.equal(undefined);
+  });
+
+  it('reports health, readiness and Prometheus metrics', async function () {
+    const server = app.callback();
+    await request(server).get('/healthz').expect(200, { status: 'ok' });
+    const ready = await request(server).get('/readyz').expect(200);
+    expect(ready.body).to.deep.equal({
+      status: 'ready',
+      checks: { 'backend:local': 'ok', 'store:kv': 'ok', 'store:users': 'ok' },
+    });
+    const agent = request.agent(server);
+    const token = await csrfFrom(agent);
+    await agent
+      .post('/login')
+      .type('form')
+      .send({ username: 'admin', password: 'break-glass-password', _csrf: token })
+      .expect(303);
+    const metrics = await request(server).get('/metrics').expect(200);
+    expect(metrics.text).to.include('authbridge_logins_total{backend="local",outcome="success"} 1');
+    expect(metrics.text).to.include('authbridge_login_duration_seconds_bucket');
+  });
+
+  it('is not ready when its store is gone (fail closed)', async function () {
+    await app.close();
+    const res = await request(app.callback()).get('/readyz').expect(503);
+    expect((res.body as { status: string }).status).to.equal('not ready');
+  });
+});
+
+describe('authbridge CLI', function () {
+  let dir: string;
+  beforeEach(function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-cli-'));
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function run(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('exit', (code) => {
+        resolve({ code, out, err });
+      });
+    });
+  }
+
+  it('check-config: 0 for a valid file, 2 with the bad key path otherwise', async function () {
+    writeFileSync(
+      join(dir, 'ok.yaml'),
+      'server:\n  secret: ${AB_SECRET}\nbackends:\n  - type: local\n',
+    );
+    const ok = await run(['check-config', join(dir, 'ok.yaml')], { AB_SECRET: SECRET });
+    expect(ok.code).to.equal(0);
+    writeFileSync(join(dir, 'bad.yaml'), 'server:\n  secret: short\nbackends: []\n');
+    const bad = await run(['check-config', join(dir, 'bad.yaml')]);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.include('server.secret').and.include('backends');
+    expect((await run(['frobnicate'])).code).to.equal(64);
+  });
+
+  it('serve: listens, answers, and shuts down gracefully on SIGTERM', async function () {
+    this.timeout(20_000);
+    writeFileSync(
+      join(dir, 'host.yaml'),
+      `server:\n  port: 0\n  secret: "${SECRET}"\nstores:\n  path: ${join(dir, 'h.db')}\nbackends:\n  - type: local\nlogging:\n  level: silent\n`,
+    );
+    const child = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'host.yaml')]);
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m?.[1]) resolve(m[1]);
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`serve exited with ${String(code)}: ${out}`));
+      });
+    });
+    const res = await fetch(`${url}/healthz`);
+    expect(res.status).to.equal(200);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+    expect(out).to.include('authbridge stopped');
+  });
+});

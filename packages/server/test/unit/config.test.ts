@@ -1,0 +1,97 @@
+import { expectRejection } from '@authbridge/conformance';
+import { AuthBridgeError } from '@authbridge/core';
+import { interpolateEnv, loadConfigFile, parseConfig } from '@authbridge/server';
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SECRET = 'x'.repeat(32);
+const minimal = { server: { secret: SECRET }, backends: [{ type: 'local' }] };
+
+function configError(run: () => unknown): AuthBridgeError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).to.be.instanceOf(AuthBridgeError);
+    expect((error as AuthBridgeError).code).to.equal('CONFIG_INVALID');
+    return error as AuthBridgeError;
+  }
+  return expect.fail('expected CONFIG_INVALID');
+}
+
+describe('host configuration', function () {
+  it('fills safe defaults and freezes the result', function () {
+    const config = parseConfig(minimal, {});
+    expect(config.server).to.include({ host: '127.0.0.1', port: 8080, trustProxy: false });
+    expect(config.stores).to.deep.equal({ kind: 'sqlite', path: './authbridge.db' });
+    expect(config.backends[0]).to.include({ type: 'local', id: 'local' });
+    expect(Object.isFrozen(config.server)).to.equal(true);
+  });
+
+  it('names the path of every bad key', function () {
+    const err = configError(() =>
+      parseConfig(
+        {
+          server: { secret: 'short', port: 'eighty', extra: 1 },
+          backends: [{ type: 'local' }, { type: 'kerberos' }],
+        },
+        {},
+      ),
+    );
+    expect(err.message)
+      .to.include('server.secret')
+      .and.include('server.port')
+      .and.include('backends[1].type');
+    expect(err.message).to.match(/server: .*extra/);
+  });
+
+  it('interpolates ${ENV} and names the path of an unset variable', function () {
+    const config = parseConfig(
+      { server: { secret: '${AB_SECRET}' }, backends: [{ type: 'local' }] },
+      { AB_SECRET: SECRET },
+    );
+    expect(config.server.secret).to.equal(SECRET);
+    const err = configError(() =>
+      parseConfig({ server: { secret: '${AB_MISSING}' }, backends: [{ type: 'local' }] }, {}),
+    );
+    expect(err.message).to.include('server.secret').and.include('AB_MISSING');
+    expect(interpolateEnv('a$${b}', {})).to.equal('a${b}');
+  });
+
+  it('refuses a config user with a weak password and a malformed permission', function () {
+    const err = configError(() =>
+      parseConfig(
+        {
+          server: { secret: SECRET },
+          backends: [
+            {
+              type: 'local',
+              users: [{ username: 'a', password: 'short', permissions: ['nodot'] }],
+            },
+          ],
+        },
+        {},
+      ),
+    );
+    expect(err.message)
+      .to.include('backends[0].users[0].password')
+      .and.include('backends[0].users[0].permissions[0]');
+  });
+
+  it('reads YAML files and refuses broken YAML with CONFIG_INVALID', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'authbridge-config-'));
+    try {
+      writeFileSync(
+        join(dir, 'ok.yaml'),
+        `server:\n  secret: "${SECRET}"\nbackends:\n  - type: local\n`,
+      );
+      expect((await loadConfigFile(join(dir, 'ok.yaml'), {})).backends).to.have.length(1);
+      writeFileSync(join(dir, 'bad.yaml'), 'server: [unclosed\n');
+      await expectRejection(loadConfigFile(join(dir, 'bad.yaml'), {}), 'CONFIG_INVALID');
+      await expectRejection(loadConfigFile(join(dir, 'missing.yaml'), {}), 'CONFIG_INVALID');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
