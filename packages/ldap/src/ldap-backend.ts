@@ -1,0 +1,492 @@
+/**
+ * The LDAP authentication backend: search-then-bind or direct bind over ldapts, with groups,
+ * group gates, flags and permissions, and provisioning into a core {@link UserStore}.
+ *
+ * @packageDocumentation
+ */
+import {
+  type AnyUser,
+  type AuthBackend,
+  AuthBridgeError,
+  MemoryUserStore,
+  PermissionDenied,
+  type User,
+  userFromStored,
+  type UserStore,
+} from '@authbridge/core';
+import { type Entry, type Filter, PasswordPolicyControl } from 'ldapts';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CredentialCache } from './credential-cache.js';
+import { Deadline } from './deadline.js';
+import { escapeDnValue, firstRdnValue, formatDn, normalizeDn, parseDn } from './dn.js';
+import { userFilter } from './filters.js';
+import { evaluateGroupQuery } from './group-query.js';
+import { resolveGroups } from './group-resolver.js';
+import {
+  type LdapBackendOptions,
+  type ResolvedLdapOptions,
+  resolveLdapOptions,
+} from './ldap-backend-options.js';
+import { type LdapConnection, openConnection } from './ldap-connection.js';
+import {
+  classifyBindError,
+  type LdapFailureReason,
+  reasonFromPasswordPolicy,
+  toBackendError,
+} from './map-ldap-error.js';
+import { ServerSet } from './server-set.js';
+import { ServicePool } from './service-pool.js';
+import { TtlCache } from './ttl-cache.js';
+
+/** What {@link LdapBackend} accepts. */
+export interface LdapCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+// Longer input is refused before any I/O: no directory has such names, and it bounds the work.
+const MAX_USERNAME_LENGTH = 256;
+const MAX_PASSWORD_LENGTH = 4096;
+
+type LoginResult =
+  | { readonly kind: 'user'; readonly user: User }
+  | { readonly kind: 'fail'; readonly reason: LdapFailureReason; readonly adSubCode?: string };
+
+interface FoundEntry {
+  readonly dn: string;
+  readonly entry: Entry;
+}
+
+function values(entry: Entry, attribute: string): (string | Buffer)[] {
+  const wanted = attribute.toLowerCase();
+  for (const [key, value] of Object.entries(entry)) {
+    if (key.toLowerCase() !== wanted || key === 'dn') continue;
+    return Array.isArray(value) ? value : [value];
+  }
+  return [];
+}
+
+function firstString(entry: Entry, attribute: string): string | undefined {
+  const v = values(entry, attribute)[0];
+  return v === undefined ? undefined : typeof v === 'string' ? v : v.toString('utf8');
+}
+
+function strings(entry: Entry, attribute: string): string[] {
+  return values(entry, attribute).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
+}
+
+/** Formats AD's binary objectGUID (mixed-endian) as the usual GUID string. */
+function formatGuid(bytes: Buffer): string {
+  if (bytes.length !== 16) return bytes.toString('hex');
+  const h = (b: Buffer): string => b.toString('hex');
+  const le = (start: number, len: number): string =>
+    h(Buffer.from(bytes.subarray(start, start + len)).reverse());
+  return `${le(0, 4)}-${le(4, 2)}-${le(6, 2)}-${h(bytes.subarray(8, 10))}-${h(bytes.subarray(10, 16))}`;
+}
+
+/**
+ * Authenticates users against an LDAP directory.
+ *
+ * `authenticate` resolves to `null` for every kind of bad login (unknown user, wrong password,
+ * locked or expired account, not in the required group) so nothing leaks to the client; the
+ * reason goes to the logger. It throws `PermissionDenied` for a member of `denyGroup` (a veto),
+ * and BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when the directory cannot answer: an outage is never
+ * a wrong password.
+ *
+ * @example
+ * ```ts
+ * const ldap = new LdapBackend({
+ *   url: 'ldap://ldap.example.org',
+ *   tls: { ca: readFileSync('ca.pem', 'utf8') },
+ *   bindDn: 'cn=authbridge,ou=service,dc=example,dc=org',
+ *   bindPassword: process.env.LDAP_PASSWORD,
+ *   userSearch: { base: 'ou=people,dc=example,dc=org' },
+ *   groups: { base: 'ou=groups,dc=example,dc=org', strategies: ['memberOf'] },
+ *   groupPermissions: { admins: ['app.manage'] },
+ * });
+ * ```
+ */
+export class LdapBackend implements AuthBackend<LdapCredentials> {
+  readonly id: string;
+  readonly #o: ResolvedLdapOptions;
+  readonly #servers: ServerSet;
+  readonly #pool: ServicePool;
+  readonly #store: UserStore;
+  readonly #ownsStore: boolean;
+  readonly #dnCache: TtlCache<string, FoundEntry>;
+  readonly #groupCache: TtlCache<string, Map<string, string>>;
+  readonly #credentials: CredentialCache<LoginResult>;
+  readonly #userAttributes: string[];
+  #closed = false;
+
+  /** @throws {AuthBridgeError} CONFIG_INVALID for bad options. */
+  constructor(options: LdapBackendOptions) {
+    this.#o = resolveLdapOptions(options);
+    this.id = this.#o.id;
+    this.#servers = new ServerSet(this.#o.servers, this.#o.failoverBackoffMs);
+    this.#pool = new ServicePool(this.#o, this.#servers);
+    this.#ownsStore = this.#o.store === undefined;
+    this.#store = this.#o.store ?? new MemoryUserStore();
+    const { cache, clock } = this.#o;
+    this.#dnCache = new TtlCache(cache.dnTtlMs, cache.maxEntries, clock);
+    this.#groupCache = new TtlCache(cache.groupTtlMs, cache.maxEntries, clock);
+    this.#credentials = new CredentialCache(cache.credentialTtlMs, cache.maxEntries, clock);
+    const o = this.#o;
+    const attrs = new Set([
+      o.usernameAttribute,
+      o.idAttribute,
+      o.emailAttribute,
+      o.displayNameAttribute,
+      ...Object.values(o.extraAttributes),
+    ]);
+    if (o.groups?.strategies.has('memberOf')) attrs.add('memberOf');
+    if (o.groups?.strategies.has('posix')) attrs.add('gidNumber');
+    this.#userAttributes = [...attrs];
+  }
+
+  accepts(credentials: unknown): credentials is LdapCredentials {
+    if (credentials === null || typeof credentials !== 'object') return false;
+    const c = credentials as Record<string, unknown>;
+    return typeof c['username'] === 'string' && typeof c['password'] === 'string';
+  }
+
+  async authenticate(_request: unknown, credentials: LdapCredentials): Promise<User | null> {
+    const started = performance.now();
+    const username: unknown = credentials.username;
+    const password: unknown = credentials.password;
+    // Refused before any I/O: an empty password is an "unauthenticated bind" that servers accept
+    // as success (RFC 4513 §5.1.2), and NUL or oversized input has no business on the wire.
+    if (
+      typeof username !== 'string' ||
+      typeof password !== 'string' ||
+      username === '' ||
+      password === '' ||
+      username.trim() === '' ||
+      username.length > MAX_USERNAME_LENGTH ||
+      password.length > MAX_PASSWORD_LENGTH ||
+      username.includes('\0')
+    ) {
+      return this.#fail({ kind: 'fail', reason: 'empty-credentials' }, undefined, started);
+    }
+    if (this.#closed) throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+    const deadline = new Deadline(this.#o.timeoutMs);
+    let result: LoginResult;
+    try {
+      result = await this.#credentials.get(
+        username,
+        password,
+        () => this.#login(username, password, deadline),
+        (r) => r.kind === 'user',
+      );
+    } catch (error) {
+      // PermissionDenied and store errors pass through; raw ldapts errors become outage codes.
+      if (error instanceof AuthBridgeError) throw error;
+      throw toBackendError(error);
+    }
+    if (result.kind === 'user') return result.user;
+    return this.#fail(result, username, started);
+  }
+
+  async #fail(result: LoginResult, username: string | undefined, started: number): Promise<null> {
+    if (result.kind === 'fail') {
+      this.#o.logger.info('ldap.login_failed', {
+        backend: this.id,
+        reason: result.reason,
+        adSubCode: result.adSubCode,
+        username,
+      });
+    }
+    const wait = this.#o.minFailureMs - (performance.now() - started);
+    if (wait > 0) await sleep(wait);
+    return null;
+  }
+
+  async #login(username: string, password: string, deadline: Deadline): Promise<LoginResult> {
+    const o = this.#o;
+    let found: FoundEntry | undefined;
+    let userDn: string;
+    if (o.flow.kind === 'search') {
+      const lookup = await this.#findUser(username, deadline);
+      if (lookup.kind === 'fail') {
+        if (o.dummyBind) await this.#dummyBind(password, deadline);
+        return lookup;
+      }
+      found = lookup.found;
+      userDn = found.dn;
+    } else {
+      userDn = o.flow.template.replace('{username}', escapeDnValue(username));
+    }
+
+    const conn = await openConnection(o, this.#servers, deadline, (ms) => new Deadline(ms));
+    try {
+      const policy = new PasswordPolicyControl();
+      try {
+        await deadline.run(conn.client.bind(userDn, password, policy), 'user bind', () => {
+          conn.destroy();
+        });
+      } catch (error) {
+        const outcome = classifyBindError(error, policy.value, conn.server.url);
+        if (outcome.kind === 'error') throw outcome.error;
+        if (found !== undefined) this.#dnCache.delete(username);
+        return outcome.adSubCode === undefined
+          ? { kind: 'fail', reason: outcome.reason }
+          : { kind: 'fail', reason: outcome.reason, adSubCode: outcome.adSubCode };
+      }
+      const state = reasonFromPasswordPolicy(policy.value);
+      if (state === 'grace-login' && o.allowGraceLogins) {
+        o.logger.warn('ldap.grace_login', {
+          backend: this.id,
+          username,
+          remaining: policy.value?.graceAuthNsRemaining,
+        });
+      } else if (state !== undefined) {
+        return { kind: 'fail', reason: state };
+      }
+      if (found === undefined) {
+        // Direct bind: read our own entry, as ourselves.
+        const entries = await this.#search(conn, deadline, userDn, undefined, 'base');
+        const entry = entries[0];
+        if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
+        found = { dn: entry.dn, entry };
+      }
+      return await this.#finish(found, conn, deadline);
+    } finally {
+      void conn.close();
+    }
+  }
+
+  async #findUser(
+    username: string,
+    deadline: Deadline,
+  ): Promise<{ kind: 'found'; found: FoundEntry } | Extract<LoginResult, { kind: 'fail' }>> {
+    const cached = this.#dnCache.get(username);
+    if (cached !== undefined) return { kind: 'found', found: cached };
+    const flow = this.#o.flow;
+    if (flow.kind !== 'search') throw new AuthBridgeError('INTERNAL');
+    const filter = userFilter(this.#o.usernameAttribute, username, flow.filter);
+    const perBase = await Promise.all(
+      flow.bases.map((base) =>
+        this.#pool.run(deadline, 'user search', (conn) =>
+          this.#search(conn, deadline, base, filter, flow.scope, 2),
+        ),
+      ),
+    );
+    // Union by DN: overlapping bases must not turn one user into two.
+    const byDn = new Map<string, Entry>();
+    for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
+    const [entry, ...others] = byDn.values();
+    if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
+    if (others.length > 0) return { kind: 'fail', reason: 'ambiguous-user' };
+    const found = { dn: entry.dn, entry };
+    this.#dnCache.set(username, found);
+    return { kind: 'found', found };
+  }
+
+  async #search(
+    conn: LdapConnection,
+    deadline: Deadline,
+    base: string,
+    filter: Filter | undefined,
+    scope: 'base' | 'one' | 'sub',
+    sizeLimit = 0,
+  ): Promise<Entry[]> {
+    try {
+      const result = await deadline.run(
+        conn.client.search(base, {
+          scope,
+          ...(filter === undefined ? {} : { filter }),
+          attributes: this.#userAttributes,
+          sizeLimit,
+          timeLimit: this.#o.searchTimeLimitSeconds,
+          ...(this.#o.idFormat === 'guid'
+            ? { explicitBufferAttributes: [this.#o.idAttribute] }
+            : {}),
+        }),
+        'search',
+        () => {
+          conn.destroy();
+        },
+      );
+      return result.searchEntries;
+    } catch (error) {
+      // "No such object" for a base search on our own DN is a vanished user, not an outage.
+      if (scope === 'base' && (error as { code?: unknown }).code === 32) return [];
+      throw error;
+    }
+  }
+
+  async #dummyBind(password: string, deadline: Deadline): Promise<void> {
+    // Same work as a real failed login: connection, TLS, a bind that fails. The DN cannot exist.
+    const flow = this.#o.flow;
+    const base = flow.kind === 'search' ? (flow.bases[0] ?? '') : '';
+    const dn = formatDn([
+      [{ type: this.#o.usernameAttribute, value: `authbridge-dummy-${randomUUID()}` }],
+      ...parseDn(base),
+    ]);
+    try {
+      const conn = await openConnection(this.#o, this.#servers, deadline, (ms) => new Deadline(ms));
+      try {
+        await deadline.run(conn.client.bind(dn, password), 'dummy bind', () => {
+          conn.destroy();
+        });
+      } catch {
+        // Expected: invalid credentials.
+      } finally {
+        void conn.close();
+      }
+    } catch {
+      // The login fails anyway; an outage here must not turn "unknown user" into an error that a
+      // wrong password would not also produce on the same outage.
+    }
+  }
+
+  async #finish(
+    found: FoundEntry,
+    userConn: LdapConnection,
+    deadline: Deadline,
+  ): Promise<LoginResult> {
+    const o = this.#o;
+    const entry = found.entry;
+    let groupDns = new Map<string, string>();
+    if (o.groups !== undefined) {
+      const key = normalizeDn(found.dn);
+      const cached = this.#groupCache.get(key);
+      if (cached !== undefined) {
+        groupDns = cached;
+      } else {
+        const groups = o.groups;
+        groupDns = await resolveGroups(
+          groups,
+          {
+            dn: found.dn,
+            uid: firstString(entry, o.usernameAttribute) ?? '',
+            gidNumber: firstString(entry, 'gidNumber'),
+            memberOf: strings(entry, 'memberOf'),
+          },
+          async (base, filter) => {
+            const run = async (conn: LdapConnection): Promise<string[]> => {
+              const result = await deadline.run(
+                conn.client.search(base, {
+                  scope: 'sub',
+                  filter,
+                  attributes: ['1.1'],
+                  timeLimit: o.searchTimeLimitSeconds,
+                  paged: { pageSize: 500 },
+                }),
+                'group search',
+                () => {
+                  conn.destroy();
+                },
+              );
+              return result.searchEntries.map((e) => e.dn);
+            };
+            // With a service account, groups are read as it (a consistent view); otherwise as the user.
+            return o.bind === undefined
+              ? run(userConn)
+              : this.#pool.run(deadline, 'group search', run);
+          },
+        );
+        this.#groupCache.set(key, groupDns);
+      }
+    }
+    const normalized = new Set(groupDns.keys());
+    // The veto comes after the password check: deny-group membership is not revealed to guessers.
+    if (o.denyGroup !== undefined && evaluateGroupQuery(o.denyGroup, normalized)) {
+      o.logger.info('ldap.login_denied', { backend: this.id, dn: found.dn });
+      throw new PermissionDenied();
+    }
+    if (o.requireGroup !== undefined && !evaluateGroupQuery(o.requireGroup, normalized)) {
+      return { kind: 'fail', reason: 'require-group' };
+    }
+    const flag = (q: typeof o.userFlags.isActive, fallback: boolean): boolean =>
+      q === undefined ? fallback : evaluateGroupQuery(q, normalized);
+    const isActive = flag(o.userFlags.isActive, true);
+    if (!isActive && !o.allowInactive) return { kind: 'fail', reason: 'inactive' };
+
+    const rawId = values(entry, o.idAttribute)[0];
+    if (rawId === undefined) {
+      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
+        detail: `entry has no ${o.idAttribute}: check idAttribute`,
+      });
+    }
+    const subject =
+      typeof rawId === 'string'
+        ? rawId
+        : o.idFormat === 'guid'
+          ? formatGuid(rawId)
+          : rawId.toString('utf8');
+    const username = firstString(entry, o.usernameAttribute);
+    if (username === undefined) {
+      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
+        detail: `entry has no ${o.usernameAttribute}`,
+      });
+    }
+    const attributes: Record<string, unknown> = { dn: found.dn };
+    for (const [field, attr] of Object.entries(o.extraAttributes)) {
+      const v = strings(entry, attr);
+      if (v.length > 0) attributes[field] = v.length === 1 ? v[0] : v;
+    }
+    const groupNames = [...new Set([...groupDns.values()].map((dn) => firstRdnValue(dn)))].sort();
+    const provisioned = await this.#store.provision(
+      { backendId: this.id, issuer: o.issuer, subject },
+      {
+        username,
+        email: firstString(entry, o.emailAttribute),
+        displayName: firstString(entry, o.displayNameAttribute),
+        isActive,
+        isStaff: flag(o.userFlags.isStaff, false),
+        isSuperuser: flag(o.userFlags.isSuperuser, false),
+        groups: groupNames,
+        attributes,
+      },
+      { create: !o.noNewUsers, update: o.updateUsers },
+    );
+    if (provisioned === null) return { kind: 'fail', reason: 'no-new-users' };
+    return { kind: 'user', user: userFromStored(provisioned.user) };
+  }
+
+  async getUser(userId: string): Promise<User | null> {
+    const stored = await this.#store.getById(userId);
+    if (stored === undefined) return null;
+    // Only users this backend provisioned: a local break-glass account is not ours to vouch for.
+    const identities = await this.#store.identitiesOf(stored.id);
+    if (!identities.some((i) => i.backendId === this.id)) return null;
+    if (!stored.isActive && !this.#o.allowInactive) return null;
+    return userFromStored(stored);
+  }
+
+  async getAllPermissions(user: AnyUser, obj?: unknown): Promise<ReadonlySet<string>> {
+    // No object-level permissions here, and nothing for anonymous or inactive users.
+    if (obj !== undefined && obj !== null) return new Set();
+    if (!user.isAuthenticated || !user.isActive) return new Set();
+    const stored = await this.getUser(user.id);
+    if (stored === null) return new Set();
+    const perms = new Set<string>();
+    for (const group of stored.groups) {
+      for (const perm of this.#o.groupPermissions.get(group.toLowerCase()) ?? []) perms.add(perm);
+    }
+    return perms;
+  }
+
+  async hasPerm(user: AnyUser, perm: string, obj?: unknown): Promise<boolean> {
+    return (await this.getAllPermissions(user, obj)).has(perm);
+  }
+
+  async hasModulePerms(user: AnyUser, label: string): Promise<boolean> {
+    for (const perm of await this.getAllPermissions(user)) {
+      if (perm.startsWith(`${label}.`)) return true;
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#credentials.clear();
+    this.#dnCache.clear();
+    this.#groupCache.clear();
+    await this.#pool.close();
+    if (this.#ownsStore) await this.#store.close();
+  }
+}

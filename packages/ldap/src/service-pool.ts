@@ -1,0 +1,144 @@
+/**
+ * A small pool of service-account connections for searches.
+ *
+ * LDAP multiplexes operations on one connection, so each pooled connection serves many concurrent
+ * searches; the pool only spreads load and limits sockets. A connection is checked before every
+ * use (still connected, still bound, younger than the maximum lifetime) and rebuilt (connect,
+ * StartTLS, bind) when it is not. User binds never come here: a bind changes a connection's
+ * identity, so each login binds on its own connection.
+ *
+ * @packageDocumentation
+ */
+import { AuthBridgeError } from '@authbridge/core';
+import { Deadline } from './deadline.js';
+import type { ResolvedLdapOptions } from './ldap-backend-options.js';
+import type { LdapConnection } from './ldap-connection.js';
+import { openConnection } from './ldap-connection.js';
+import { isConnectionError, toBackendError } from './map-ldap-error.js';
+import type { ServerSet } from './server-set.js';
+
+interface Slot {
+  conn: LdapConnection | undefined;
+  building: Promise<LdapConnection> | undefined;
+}
+
+/** Service-account connections, rebuilt on demand. */
+export class ServicePool {
+  readonly #options: ResolvedLdapOptions;
+  readonly #servers: ServerSet;
+  readonly #slots: Slot[];
+  #next = 0;
+  #closed = false;
+
+  constructor(options: ResolvedLdapOptions, servers: ServerSet) {
+    this.#options = options;
+    this.#servers = servers;
+    this.#slots = Array.from({ length: options.poolSize }, () => ({
+      conn: undefined,
+      building: undefined,
+    }));
+  }
+
+  /**
+   * Runs `work` on a healthy pooled connection within `deadline`. If the connection turns out to
+   * be dead (an idle drop the health check could not see yet), it is replaced and `work` runs
+   * once more on the new one.
+   */
+  async run<T>(
+    deadline: Deadline,
+    what: string,
+    work: (conn: LdapConnection) => Promise<T>,
+  ): Promise<T> {
+    const slot = this.#slots[this.#next++ % this.#slots.length];
+    if (slot === undefined)
+      throw new AuthBridgeError('INTERNAL', undefined, { detail: 'no pool slot' });
+    for (let attempt = 0; ; attempt++) {
+      const { conn, fresh } = await this.#acquire(slot, deadline);
+      try {
+        return await deadline.run(work(conn), what, () => {
+          this.#discard(slot, conn);
+        });
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        this.#discard(slot, conn);
+        const e = toBackendError(error, conn.server.url);
+        // A fresh connection that fails is an outage, not a stale socket: do not loop.
+        if (fresh || attempt > 0 || e.code === 'BACKEND_TIMEOUT') throw e;
+        this.#options.logger.info('ldap.pool_reconnect', {
+          server: conn.server.url,
+          detail: e.detail,
+        });
+      }
+    }
+  }
+
+  async #acquire(
+    slot: Slot,
+    deadline: Deadline,
+  ): Promise<{ conn: LdapConnection; fresh: boolean }> {
+    if (this.#closed) throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+    const current = slot.conn;
+    if (current !== undefined && this.#healthy(current)) return { conn: current, fresh: false };
+    if (current !== undefined) this.#discard(slot, current);
+    // Concurrent callers wait for one rebuild instead of each opening a socket.
+    slot.building ??= this.#build(deadline).finally(() => {
+      slot.building = undefined;
+    });
+    const conn = await deadline.run(slot.building, 'pool connect');
+    if (this.#isClosed()) {
+      void conn.close();
+      throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+    }
+    slot.conn = conn;
+    return { conn, fresh: true };
+  }
+
+  // A method, not the field: the field may change while we await, which narrowing cannot see.
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  #healthy(conn: LdapConnection): boolean {
+    const bound = this.#options.bind === undefined || conn.client.isBound;
+    return (
+      conn.usable && bound && performance.now() - conn.openedAt < this.#options.poolMaxLifetimeMs
+    );
+  }
+
+  async #build(deadline: Deadline): Promise<LdapConnection> {
+    // The rebuild is shared, so it gets its own budget rather than the first caller's remainder.
+    const budget = new Deadline(Math.max(deadline.remaining(), this.#options.connectTimeoutMs));
+    const conn = await openConnection(
+      this.#options,
+      this.#servers,
+      budget,
+      (ms) => new Deadline(ms),
+    );
+    const bind = this.#options.bind;
+    if (bind !== undefined) {
+      try {
+        await budget.run(conn.client.bind(bind.dn, bind.password), 'service bind', () => {
+          conn.destroy();
+        });
+      } catch (error) {
+        conn.destroy();
+        // A refused service bind is a configuration or directory problem, never a user's fault.
+        throw toBackendError(error, conn.server.url);
+      }
+    }
+    return conn;
+  }
+
+  #discard(slot: Slot, conn: LdapConnection): void {
+    if (slot.conn === conn) slot.conn = undefined;
+    conn.destroy();
+  }
+
+  /** Closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const conns = this.#slots.flatMap((s) => (s.conn === undefined ? [] : [s.conn]));
+    for (const s of this.#slots) s.conn = undefined;
+    await Promise.all(conns.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,96 @@
+// Outages: a frozen server hits the deadline, a restarted one is reconnected, a dead one fails over.
+import { expectRejection } from '@authbridge/conformance';
+import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
+import { expect } from 'chai';
+import { after, afterEach, before, describe, it } from 'mocha';
+import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
+import { RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+
+describe('LdapBackend resilience (slapd)', function () {
+  let server: SlapdServer;
+  let second: SlapdServer;
+  const backends: LdapBackend[] = [];
+  const make = (extra: Partial<LdapBackendOptions> = {}): LdapBackend => {
+    const backend = new LdapBackend(searchOptions(server, new RecordingLogger(), extra));
+    backends.push(backend);
+    return backend;
+  };
+  const alice = { username: 'alice', password: 'alice-password' };
+
+  before(async function () {
+    requireServer(this, await slapdAvailable(), 'slapd');
+    server = await startSlapd();
+    second = await startSlapd();
+  });
+
+  afterEach(function () {
+    server.resume();
+  });
+
+  after(async function () {
+    for (const b of backends) await b.close();
+    if ((server as SlapdServer | undefined) !== undefined) await server.stop();
+    if ((second as SlapdServer | undefined) !== undefined) await second.stop();
+  });
+
+  it('fails within the deadline when the server freezes, then recovers', async function () {
+    const backend = make({ timeoutMs: 1000, connectTimeoutMs: 1000 });
+    expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    server.pause();
+    const started = performance.now();
+    const error = await expectRejection(backend.authenticate(undefined, alice));
+    const elapsed = performance.now() - started;
+    expect((error as { code?: unknown }).code).to.be.oneOf([
+      'BACKEND_TIMEOUT',
+      'BACKEND_UNAVAILABLE',
+    ]);
+    expect(elapsed).to.be.below(1500);
+    // A fresh login during the freeze fails the same way (new connections hang in the backlog).
+    await expectRejection(
+      backend.authenticate(undefined, { username: 'bob', password: 'bob-password' }),
+    );
+    server.resume();
+    expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+  });
+
+  it('rebuilds the service connection after the server restarts between two logins', async function () {
+    const backend = make();
+    expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    await server.restart();
+    expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    expect(
+      (await backend.authenticate(undefined, { username: 'bob', password: 'bob-password' }))
+        ?.username,
+    ).to.equal('bob');
+  });
+
+  it('fails over to the next URL when the first server is dead', async function () {
+    // Two independent fixtures have different entryUUIDs (replicas would share them): key by uid.
+    const backend = make({
+      url: [server.url, second.url],
+      connectTimeoutMs: 1000,
+      idAttribute: 'uid',
+    });
+    expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    await server.kill();
+    try {
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      expect(
+        (await backend.authenticate(undefined, { username: 'bob', password: 'bob-password' }))
+          ?.username,
+      ).to.equal('bob');
+    } finally {
+      await server.restart();
+    }
+  });
+
+  it('reports an outage, not a wrong password, when every server is down', async function () {
+    const backend = make({ url: [server.url], connectTimeoutMs: 500 });
+    await server.kill();
+    try {
+      await expectRejection(backend.authenticate(undefined, alice), 'BACKEND_UNAVAILABLE');
+    } finally {
+      await server.restart();
+    }
+  });
+});

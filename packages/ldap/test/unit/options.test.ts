@@ -1,0 +1,139 @@
+import { MemoryUserStore } from '@authbridge/core';
+import { expect } from 'chai';
+import { describe, it } from 'mocha';
+import { type LdapBackendOptions, resolveLdapOptions } from '@authbridge/ldap';
+
+const base: LdapBackendOptions = {
+  url: 'ldap://ldap.example.org',
+  userSearch: { base: 'ou=people,dc=example,dc=org' },
+};
+
+function codeOf(options: unknown): unknown {
+  try {
+    resolveLdapOptions(options as LdapBackendOptions);
+  } catch (error) {
+    return (error as { code?: unknown }).code;
+  }
+  return 'resolved';
+}
+
+describe('resolveLdapOptions', function () {
+  it('fills every default and freezes the result', function () {
+    const o = resolveLdapOptions(base);
+    expect(Object.isFrozen(o)).to.equal(true);
+    expect(o.id).to.equal('ldap');
+    expect(o.servers).to.deep.equal([
+      {
+        url: 'ldap://ldap.example.org',
+        host: 'ldap.example.org',
+        port: 389,
+        secure: false,
+        startTls: true,
+      },
+    ]);
+    expect(o.tls.minVersion).to.equal('TLSv1.2');
+    expect(o.tls.rejectUnauthorized).to.equal(true);
+    expect(o.usernameAttribute).to.equal('uid');
+    expect(o.idAttribute).to.equal('entryUUID');
+    expect(o.timeoutMs).to.equal(10_000);
+    expect(o.searchTimeLimitSeconds).to.equal(5);
+    expect(o.cache).to.deep.equal({
+      dnTtlMs: 0,
+      groupTtlMs: 0,
+      credentialTtlMs: 0,
+      maxEntries: 10_000,
+    });
+    expect(o.dummyBind).to.equal(true);
+    expect(o.issuer).to.equal('ou=people,dc=example,dc=org');
+  });
+
+  it('requires allowInsecure for plaintext and unverified TLS', function () {
+    expect(codeOf({ ...base, startTls: false })).to.equal('CONFIG_INVALID');
+    expect(codeOf({ ...base, startTls: false, allowInsecure: true })).to.equal('resolved');
+    expect(codeOf({ ...base, tls: { rejectUnauthorized: false } })).to.equal('CONFIG_INVALID');
+    expect(codeOf({ ...base, url: 'ldaps://x', startTls: true })).to.equal('CONFIG_INVALID');
+    const ldaps = resolveLdapOptions({
+      ...base,
+      url: ['ldaps://a:1636', 'ldap://b'],
+      tls: { ca: 'PEM', servername: 'ldap' },
+    });
+    expect(ldaps.servers.map((s) => [s.secure, s.startTls, s.port])).to.deep.equal([
+      [true, false, 1636],
+      [false, true, 389],
+    ]);
+    expect(ldaps.tls.ca).to.deep.equal(['PEM']);
+    expect(ldaps.tls.servername).to.equal('ldap');
+  });
+
+  it('rejects bad configuration with CONFIG_INVALID', function () {
+    const bad: unknown[] = [
+      null,
+      { ...base, url: 'http://x' },
+      { ...base, url: [] },
+      { ...base, url: 'ldap://x/dc=org' },
+      { ...base, bindDn: 'cn=svc,dc=org' },
+      { ...base, bindDn: 'cn=svc,dc=org', bindPassword: '' },
+      { ...base, bindDn: 'not a dn', bindPassword: 'x' },
+      { url: base.url },
+      { ...base, userDnTemplate: 'uid={username},dc=org' },
+      { url: base.url, userDnTemplate: 'uid=x,dc=org' },
+      { ...base, userSearch: { base: 'nope' } },
+      { ...base, userSearch: { base: [] } },
+      { ...base, userSearch: { base: 'dc=org', filter: 'objectClass=x' } },
+      { ...base, userSearch: { base: 'dc=org', scope: 'base' } },
+      { ...base, requireGroup: 'cn=a,dc=org' },
+      { ...base, groups: { strategies: ['member'] } },
+      { ...base, groups: { base: 'dc=org', strategies: ['bogus'] } },
+      { ...base, groups: { base: 'dc=org' }, requireGroup: { and: [] } },
+      { ...base, groups: { base: 'dc=org' }, denyGroup: { xor: ['cn=a'] } },
+      { ...base, groups: { base: 'dc=org' }, denyGroup: 'garbage' },
+      { ...base, timeoutMs: 0 },
+      { ...base, poolSize: 1.5 },
+      { ...base, preset: 'novell' },
+      { ...base, groupPermissions: { admins: 'app.all' } },
+      { ...base, usernameAttribute: 'u id' },
+      { ...base, logger: {} },
+      { ...base, tls: { minVersion: 'TLSv1' } },
+      { ...base, tls: { cert: 'x' } },
+      { ...base, cache: { credentialTtlMs: -1 } },
+    ];
+    for (const options of bad)
+      expect(codeOf(options), JSON.stringify(options)).to.equal('CONFIG_INVALID');
+  });
+
+  it('applies presets, explicit options winning', function () {
+    const ad = resolveLdapOptions({ ...base, preset: 'activedirectory' });
+    expect(ad.usernameAttribute).to.equal('sAMAccountName');
+    expect(ad.idAttribute).to.equal('objectGUID');
+    expect(ad.idFormat).to.equal('guid');
+    const ipa = resolveLdapOptions({ ...base, preset: 'freeipa', idAttribute: 'uid' });
+    expect(ipa.idAttribute).to.equal('uid');
+    for (const preset of ['openldap', 'activedirectory', 'freeipa', '389ds'] as const) {
+      expect(codeOf({ ...base, preset, groups: { base: 'dc=org' } }), preset).to.equal('resolved');
+    }
+  });
+
+  it('compiles group gates and permissions, and takes a store', function () {
+    const store = new MemoryUserStore();
+    const o = resolveLdapOptions({
+      ...base,
+      store,
+      groups: { base: 'ou=groups,dc=org', nested: true },
+      requireGroup: { or: ['CN=Staff,ou=groups,dc=org', { not: 'cn=x,ou=groups,dc=org' }] },
+      groupPermissions: { Admins: ['app.manage'] },
+    });
+    expect(o.store).to.equal(store);
+    expect(o.requireGroup?.kind).to.equal('or');
+    expect(o.groupPermissions.get('admins')).to.deep.equal(['app.manage']);
+    expect(o.groups?.nested).to.equal(true);
+    expect(o.groups?.maxDepth).to.equal(10);
+  });
+
+  it('derives the issuer from a DN template', function () {
+    const o = resolveLdapOptions({
+      url: base.url,
+      userDnTemplate: 'uid={username},ou=People,dc=org',
+    });
+    expect(o.issuer).to.equal('ou=people,dc=org');
+  });
+});
