@@ -3,12 +3,21 @@
  *
  * @packageDocumentation
  */
-import { type AnyAuthBackend, LocalPasswordBackend, type UserStore } from '@authbridge/core';
+import {
+  type AnyAuthBackend,
+  AuthBridgeError,
+  LocalPasswordBackend,
+  type UserStore,
+} from '@authbridge/core';
+import { LdapBackend } from '@authbridge/ldap';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import type { BackendConfig } from './config/schema.js';
 
 /** What backends may need from the host. */
 export interface BackendContext {
   readonly userStore: UserStore;
+  readonly logger: Logger;
 }
 
 type Builder<T extends BackendConfig['type']> = (
@@ -32,6 +41,42 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
     }
     return local;
   },
+  ldap: async (config, context) => {
+    const { tls, ...options } = config;
+    let ca: string | undefined;
+    if (tls?.caFile !== undefined) {
+      try {
+        ca = readFileSync(tls.caFile, 'utf8');
+      } catch (cause) {
+        throw new AuthBridgeError(
+          'CONFIG_INVALID',
+          `backends (${config.id}): cannot read tls.caFile ${tls.caFile}`,
+          { cause },
+        );
+      }
+    }
+    const log = context.logger.child({ backend: config.id });
+    return new LdapBackend({
+      ...options,
+      tls: tls && { servername: tls.servername, minVersion: tls.minVersion, ca },
+      store: context.userStore,
+      // Reasons (locked, expired...) go to the logs only; the client sees a generic failure.
+      logger: {
+        debug: (event, fields) => {
+          log.debug(fields, event);
+        },
+        info: (event, fields) => {
+          log.info(fields, event);
+        },
+        warn: (event, fields) => {
+          log.warn(fields, event);
+        },
+        error: (event, fields) => {
+          log.error(fields, event);
+        },
+      },
+    });
+  },
 };
 
 /** Builds every backend, in order, and creates the configured local accounts that are missing. */
@@ -41,7 +86,12 @@ export async function buildBackends(
 ): Promise<AnyAuthBackend[]> {
   const backends: AnyAuthBackend[] = [];
   for (const config of configs) {
-    const build = BUILDERS[config.type];
+    // The map is total over the union, so each config meets its own builder; TypeScript cannot
+    // correlate the two lookups, hence the widening.
+    const build = BUILDERS[config.type] as (
+      c: BackendConfig,
+      ctx: BackendContext,
+    ) => Promise<AnyAuthBackend>;
     backends.push(await build(config, context));
   }
   return backends;

@@ -77,7 +77,7 @@ export async function createApp(
   const kvStore: KeyValueStore = memory
     ? new MemoryKeyValueStore()
     : new SqliteKeyValueStore({ path: config.stores.path });
-  const backends = await buildBackends(config.backends, { userStore });
+  const backends = await buildBackends(config.backends, { userStore, logger });
   const authenticator = new Authenticator({ backends });
   const metrics = createMetrics(authenticator);
   const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));

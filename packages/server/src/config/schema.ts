@@ -31,8 +31,82 @@ const localBackend = z
   })
   .strict();
 
+/** A boolean query over group DNs: a DN, or `{ and | or: [...] }`, or `{ not: ... }`. */
+type GroupQuery = string | { and: GroupQuery[] } | { or: GroupQuery[] } | { not: GroupQuery };
+const groupQuery: z.ZodType<GroupQuery> = z.lazy(() =>
+  z.union([
+    z.string().min(1),
+    z.object({ and: z.array(groupQuery).min(1) }).strict(),
+    z.object({ or: z.array(groupQuery).min(1) }).strict(),
+    z.object({ not: groupQuery }).strict(),
+  ]),
+);
+const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/** `@authbridge/ldap`; deeper rules (DN syntax, filters) are checked by the backend itself. */
+const ldapBackend = z
+  .object({
+    type: z.literal('ldap'),
+    id: z.string().min(1).default('ldap'),
+    url: stringOrList,
+    startTls: z.boolean().optional(),
+    /** Plaintext LDAP: must be written out, never a default. */
+    allowInsecure: z.boolean().default(false),
+    preset: z.enum(['openldap', 'activedirectory', 'freeipa', '389ds']).optional(),
+    tls: z
+      .object({
+        /** PEM file of the CA(s) to pin. */
+        caFile: z.string().min(1).optional(),
+        servername: z.string().min(1).optional(),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).optional(),
+      })
+      .strict()
+      .optional(),
+    bindDn: z.string().min(1).optional(),
+    bindPassword: z.string().min(1).optional(),
+    userSearch: z
+      .object({
+        base: stringOrList,
+        scope: z.enum(['sub', 'one']).optional(),
+        filter: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    userDnTemplate: z.string().min(1).optional(),
+    usernameAttribute: z.string().min(1).optional(),
+    idAttribute: z.string().min(1).optional(),
+    groups: z
+      .object({
+        base: stringOrList.optional(),
+        strategies: z
+          .array(z.enum(['memberOf', 'member', 'uniqueMember', 'posix', 'inChain']))
+          .min(1)
+          .optional(),
+        nested: z.boolean().optional(),
+        maxDepth: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    requireGroup: groupQuery.optional(),
+    denyGroup: groupQuery.optional(),
+    userFlagsByGroup: z
+      .object({
+        isActive: groupQuery.optional(),
+        isStaff: groupQuery.optional(),
+        isSuperuser: groupQuery.optional(),
+      })
+      .strict()
+      .optional(),
+    groupPermissions: z.record(z.string(), permissionList).optional(),
+    noNewUsers: z.boolean().optional(),
+    updateUsers: z.enum(['always', 'never']).optional(),
+    timeoutMs: z.number().int().positive().optional(),
+    poolSize: z.number().int().positive().optional(),
+  })
+  .strict();
+
 /** The backend chain, in order. More types arrive as their packages land. */
-const backend = z.discriminatedUnion('type', [localBackend]);
+const backend = z.discriminatedUnion('type', [localBackend, ldapBackend]);
 
 export const configSchema = z
   .object({

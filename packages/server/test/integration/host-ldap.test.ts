@@ -1,0 +1,98 @@
+// The reference host with the LDAP backend from YAML-shaped config, against a real slapd.
+import { createApp, type HostApp, parseConfig } from '@authbridge/server';
+import { requireServer, type SlapdServer, slapdAvailable, startSlapd } from '@authbridge/testkit';
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import request from 'supertest';
+
+describe('reference host with LDAP (real slapd)', function () {
+  let slapd: SlapdServer;
+  let dir: string;
+  let app: HostApp;
+
+  before(async function () {
+    requireServer(this, await slapdAvailable(), 'slapd (apt-get install slapd ldap-utils)');
+    slapd = await startSlapd();
+  });
+  after(async function () {
+    await slapd.stop();
+  });
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-host-ldap-'));
+    writeFileSync(join(dir, 'ca.pem'), slapd.caCertPem);
+    const config = parseConfig(
+      {
+        server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+        stores: { path: join(dir, 'host.db') },
+        backends: [
+          {
+            type: 'ldap',
+            url: slapd.url,
+            tls: { caFile: join(dir, 'ca.pem') },
+            bindDn: '${LDAP_BIND_DN}',
+            bindPassword: '${LDAP_BIND_PASSWORD}',
+            userSearch: { base: 'ou=people,dc=example,dc=org' },
+            groups: { base: 'ou=groups,dc=example,dc=org', strategies: ['memberOf'] },
+            userFlagsByGroup: { isStaff: 'cn=staff,ou=groups,dc=example,dc=org' },
+            groupPermissions: { admins: ['hosts.restart'] },
+          },
+          {
+            type: 'local',
+            users: [
+              { username: 'breakglass', password: 'break-glass-password', isSuperuser: true },
+            ],
+          },
+        ],
+        logging: { level: 'silent' },
+      },
+      { LDAP_BIND_DN: slapd.serviceDN, LDAP_BIND_PASSWORD: slapd.servicePassword },
+    );
+    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+  });
+  afterEach(async function () {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function login(
+    agent: request.Agent,
+    username: string,
+    password: string,
+  ): Promise<request.Response> {
+    const page = await agent.get('/login').expect(200);
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    return agent.post('/login').type('form').send({ username, password, _csrf: token });
+  }
+
+  it('logs an LDAP user in over StartTLS and shows groups and permissions at /api/me', async function () {
+    const agent = request.agent(app.callback());
+    await login(agent, 'alice', 'alice-password').then((r) => expect(r.status).to.equal(303));
+    const me = await agent.get('/api/me').expect(200);
+    expect(me.body).to.include({ username: 'alice', backend: 'ldap', isStaff: true });
+    expect((me.body as { groups: string[] }).groups).to.include.members(['admins', 'staff']);
+    expect((me.body as { permissions: string[] }).permissions).to.deep.equal(['hosts.restart']);
+  });
+
+  it('falls through to the local break-glass account, and fails generically for a wrong password', async function () {
+    const agent = request.agent(app.callback());
+    await login(agent, 'breakglass', 'break-glass-password').then((r) =>
+      expect(r.status).to.equal(303),
+    );
+    expect(((await agent.get('/api/me').expect(200)).body as { backend: string }).backend).to.equal(
+      'local',
+    );
+    const wrong = await login(request.agent(app.callback()), 'alice', 'not-her-password');
+    expect(wrong.status).to.equal(401);
+    expect(wrong.text).to.include('The username or password is not correct.');
+  });
+
+  it('reports the directory in /readyz', async function () {
+    const ready = await request(app.callback()).get('/readyz').expect(200);
+    expect((ready.body as { checks: Record<string, string> }).checks).to.include({
+      'backend:ldap': 'ok',
+    });
+  });
+});
