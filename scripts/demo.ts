@@ -1,71 +1,99 @@
-// `npm start` until the reference host (@authbridge/server) lands: a short tour of the core chain
-// on the embedded SQLite store, with a break-glass admin whose password is generated per run.
-import {
-  Authenticator,
-  LocalPasswordBackend,
-  PermissionDenied,
-  type AuthBackend,
-  type User,
-} from '@authbridge/core';
-import { SqliteUserStore } from '@authbridge/core/sqlite';
+// `npm start`: the reference host in demo mode. A private slapd seeded with demo users (native, or
+// Docker where it answers), the local backend with a break-glass admin whose password is made per
+// run, and the host on 127.0.0.1. Demo only: throwaway secrets, data in a temp dir.
+import { createApp, listen, parseConfig } from '@authbridge/server';
+import { slapdAvailable, startSlapd } from '@authbridge/testkit';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
-const store = new SqliteUserStore({ path: join(dir, 'authbridge.db') });
-const local = new LocalPasswordBackend({
-  store,
-  groupPermissions: { operators: ['hosts.restart'] },
-});
+const INSTALL = ['slapd', 'ldap-utils', 'openssl'];
 
-// A second backend that vetoes one account, to show that PermissionDenied halts the chain.
-const blocklist: AuthBackend<{ username: string }> = {
-  id: 'blocklist',
-  accepts: (c): c is { username: string } =>
-    typeof (c as { username?: unknown } | null)?.username === 'string',
-  authenticate: async (_r, c) => {
-    if (c.username === 'mallory') throw new PermissionDenied();
-    return null;
-  },
-  getUser: async () => null,
-  close: async () => undefined,
-};
-
-const auth = new Authenticator({ backends: [blocklist, local] });
-auth.events.on('loginFailed', ({ credentials, deniedBy }) => {
-  console.log(
-    `  loginFailed ${JSON.stringify(credentials)}${deniedBy ? ` (vetoed by ${deniedBy})` : ''}`,
+// The same provisioning the tests rely on: Debian packages when we are root, Docker when it
+// answers, otherwise an exact instruction.
+async function ensureSlapd(): Promise<void> {
+  if (await slapdAvailable()) return;
+  if (process.getuid?.() === 0) {
+    console.log(`demo: installing ${INSTALL.join(' ')} with apt-get (one time)...`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    const install = spawnSync(
+      'apt-get',
+      ['install', '-y', '-q', '--no-install-recommends', ...INSTALL],
+      { stdio: 'inherit', env },
+    );
+    if (update.status === 0 && install.status === 0 && (await slapdAvailable())) return;
+  }
+  console.error(
+    `demo: OpenLDAP is needed and neither slapd nor a Docker engine is available.\n` +
+      `Install it with:  sudo apt-get install -y ${INSTALL.join(' ')}   (Debian/Ubuntu; on Ubuntu also: sudo aa-disable /usr/sbin/slapd)\n` +
+      `or start Docker, then run npm start again.`,
   );
-});
+  process.exit(1);
+}
 
+await ensureSlapd();
+const slapd = await startSlapd();
+const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
+writeFileSync(join(dir, 'ldap-ca.pem'), slapd.caCertPem);
 const adminPassword = randomBytes(12).toString('base64url');
-await local.createUser({ username: 'admin', isSuperuser: true, isStaff: true }, adminPassword);
-await local.createUser({ username: 'olga', groups: ['operators'] }, 'olga-demo-password');
-await local.createUser({ username: 'mallory' }, 'mallory-demo-password');
+const port = Number(process.env['PORT'] ?? 8080);
 
-const show = (u: User | null): string => (u ? `${u.username} via ${String(u.backendId)}` : 'null');
-console.log('authbridge core demo (the Koa reference host arrives with @authbridge/server)');
-console.log(`break-glass admin: admin / ${adminPassword}`);
-console.log(
-  `admin, right password  -> ${show(await auth.authenticate(undefined, { username: 'admin', password: adminPassword }))}`,
+const config = parseConfig(
+  {
+    server: { host: '127.0.0.1', port, secret: randomBytes(32).toString('base64url') },
+    stores: { kind: 'sqlite', path: join(dir, 'authbridge.db') },
+    backends: [
+      {
+        type: 'ldap',
+        url: slapd.url,
+        tls: { caFile: join(dir, 'ldap-ca.pem') },
+        bindDn: slapd.serviceDN,
+        bindPassword: slapd.servicePassword,
+        userSearch: { base: `ou=people,${slapd.baseDN}` },
+        groups: {
+          base: `ou=groups,${slapd.baseDN}`,
+          strategies: ['memberOf', 'uniqueMember', 'posix'],
+          nested: true,
+        },
+        userFlagsByGroup: { isStaff: `cn=staff,ou=groups,${slapd.baseDN}` },
+        groupPermissions: {
+          admins: ['hosts.restart', 'users.view'],
+          staff: ['wiki.edit'],
+          auditors: ['audit.view'],
+        },
+      },
+      {
+        type: 'local',
+        users: [{ username: 'admin', password: adminPassword, isSuperuser: true, isStaff: true }],
+      },
+    ],
+    logging: { level: 'info' },
+  },
+  {},
 );
-console.log(
-  `admin, wrong password  -> ${show(await auth.authenticate(undefined, { username: 'admin', password: 'nope' }))}`,
-);
-const olga = await auth.authenticate(undefined, {
-  username: 'olga',
-  password: 'olga-demo-password',
-});
-console.log(
-  `olga                   -> ${show(olga)}; hosts.restart: ${String(olga && (await auth.hasPerm(olga, 'hosts.restart')))}`,
-);
-console.log(
-  `mallory (vetoed)       -> ${show(await auth.authenticate(undefined, { username: 'mallory', password: 'mallory-demo-password' }))}`,
-);
-console.log(`session reload of olga -> ${(await auth.getUser(olga?.id ?? '', 'local')).username}`);
 
-await auth.close();
-await store.close();
-rmSync(dir, { recursive: true, force: true });
+const app = await createApp(config);
+const host = await listen(app, config.server.host, config.server.port);
+console.log(`
+authbridge demo is running at ${host.url}   (demo only: throwaway secrets, data in ${dir})
+
+  Sign in at ${host.url}/login, then see yourself at ${host.url}/api/me
+  LDAP users (private slapd at ${slapd.url}):  alice / alice-password   (admins, staff, auditors)
+                                               bob / bob-password       (staff)
+                                               dave / dave-password     (platform, nested in engineering)
+  Break-glass local admin:                     admin / ${adminPassword}
+
+Press Ctrl-C to stop.
+`);
+
+const stop = async (): Promise<void> => {
+  await host.shutdown(5000);
+  await slapd.stop();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());
