@@ -96,6 +96,22 @@ export function describeUserStoreConformance(
       expect(updated?.user.groups).to.deep.equal(['g']);
     });
 
+    it('updates only the fields the identity source sent: local decisions such as isActive stay', async function () {
+      const first = await s.store.provision(
+        ldapAlice,
+        { username: 'alice', permissions: ['wiki.view'], isStaff: true },
+        always,
+      );
+      await s.store.update(first!.user.id, { isActive: false });
+      const again = await s.store.provision(
+        ldapAlice,
+        { username: 'alice', email: 'new@example.org' },
+        always,
+      );
+      expect(again?.user).to.include({ isActive: false, isStaff: true, email: 'new@example.org' });
+      expect(again?.user.permissions).to.deep.equal(['wiki.view']);
+    });
+
     it('returns null for an unknown identity when creation is off (noNewUsers)', async function () {
       expect(
         await s.store.provision(

@@ -117,7 +117,10 @@ export class SqliteUserStore implements UserStore {
       transaction(this.#db, () => {
         const existing = this.#selectByIdentity(identity);
         if (existing) {
-          const user = options.update === 'always' ? this.#write(existing, normalized) : existing;
+          const user =
+            options.update === 'always'
+              ? this.#write(existing, patchProfile(existing, profile))
+              : existing;
           return { user, created: false };
         }
         if (!options.create) return null;

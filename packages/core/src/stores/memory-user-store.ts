@@ -83,7 +83,10 @@ export class MemoryUserStore implements UserStore {
     const link = this.#byIdentity.get(key);
     const existing = link && this.#users.get(link.userId);
     if (existing) {
-      const user = options.update === 'always' ? this.#replace(existing, normalized) : existing;
+      const user =
+        options.update === 'always'
+          ? this.#replace(existing, patchProfile(existing, profile))
+          : existing;
       return { user, created: false };
     }
     if (!options.create) return null;

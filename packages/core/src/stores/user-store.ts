@@ -53,7 +53,11 @@ export type UpdatePolicy = 'always' | 'never';
 export interface ProvisionOptions {
   /** Create a user for an identity seen for the first time (false: Django-auth-ldap's `noNewUsers`). */
   readonly create: boolean;
-  /** Rewrite the profile of a known user on every login (`always`) or keep it (`never`). */
+  /**
+   * Update a known user on every login (`always`) with the fields the identity source sent — a
+   * field left undefined (say `isActive`, when the source has no opinion) keeps its stored value,
+   * so a user deactivated locally stays inactive — or keep the stored profile (`never`).
+   */
   readonly update: UpdatePolicy;
 }
 
