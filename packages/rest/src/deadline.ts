@@ -1,0 +1,44 @@
+/**
+ * A per-check time budget, shared by every attempt and every body read of one check.
+ *
+ * @packageDocumentation
+ */
+
+/**
+ * A deadline `ms` from now. Its `signal` aborts (with a TimeoutError) when the time is up; pass it
+ * to every fetch so the connection, the response and the body all stop at once. Uses real time
+ * (timers), not the injectable clock: a deadline is about not waiting, and tests of it use short
+ * real budgets. Call {@link Deadline.dispose} when the check is over so no timer lingers.
+ */
+export class Deadline {
+  /** Aborts when the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly #endsAt: number;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    const controller = new AbortController();
+    this.signal = controller.signal;
+    this.#endsAt = performance.now() + ms;
+    this.#timer = setTimeout(() => {
+      controller.abort(new DOMException('the check ran out of time', 'TimeoutError'));
+    }, ms);
+    // Never the reason the process stays alive.
+    this.#timer.unref();
+  }
+
+  /** Milliseconds left, never negative. */
+  remaining(): number {
+    return Math.max(0, this.#endsAt - performance.now());
+  }
+
+  /** Whether the time is up. */
+  get expired(): boolean {
+    return this.signal.aborted || this.remaining() <= 0;
+  }
+
+  /** Stops the timer. Idempotent. */
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+}
