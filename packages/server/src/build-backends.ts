@@ -10,6 +10,7 @@ import {
   type UserStore,
 } from '@authbridge/core';
 import { LdapBackend } from '@authbridge/ldap';
+import { RestTokenBackend } from '@authbridge/rest';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BackendConfig } from './config/schema.js';
@@ -55,29 +56,45 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
         );
       }
     }
-    const log = context.logger.child({ backend: config.id });
     return new LdapBackend({
       ...options,
       tls: tls && { servername: tls.servername, minVersion: tls.minVersion, ca },
       store: context.userStore,
       // Reasons (locked, expired...) go to the logs only; the client sees a generic failure.
-      logger: {
-        debug: (event, fields) => {
-          log.debug(fields, event);
-        },
-        info: (event, fields) => {
-          log.info(fields, event);
-        },
-        warn: (event, fields) => {
-          log.warn(fields, event);
-        },
-        error: (event, fields) => {
-          log.error(fields, event);
-        },
-      },
+      logger: eventLogger(context.logger, config.id),
+    });
+  },
+  rest: async (config, context) => {
+    const { type, ...options } = config;
+    return new RestTokenBackend({
+      ...options,
+      store: context.userStore,
+      logger: eventLogger(context.logger, config.id),
     });
   },
 };
+
+/** The `(event, fields)` logger both protocol backends take, writing to pino. */
+function eventLogger(
+  logger: Logger,
+  backendId: string,
+): Record<'debug' | 'info' | 'warn' | 'error', (event: string, fields: object) => void> {
+  const log = logger.child({ backend: backendId });
+  return {
+    debug: (event, fields) => {
+      log.debug(fields, event);
+    },
+    info: (event, fields) => {
+      log.info(fields, event);
+    },
+    warn: (event, fields) => {
+      log.warn(fields, event);
+    },
+    error: (event, fields) => {
+      log.error(fields, event);
+    },
+  };
+}
 
 /** Builds every backend, in order, and creates the configured local accounts that are missing. */
 export async function buildBackends(

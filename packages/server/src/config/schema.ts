@@ -105,8 +105,72 @@ const ldapBackend = z
   })
   .strict();
 
+const clientSecretAuth = z
+  .object({
+    method: z.enum(['client_secret_basic', 'client_secret_post']),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+  })
+  .strict();
+const audience = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/** `@authbridge/rest`: which service vouches for tokens, and how. */
+const restMode = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('introspection'),
+      endpoint: z.url(),
+      issuer: z.string().min(1),
+      /** The audience tokens must carry; `null` must be written out to accept any. */
+      audience: z.union([audience, z.null()]),
+      clientAuth: clientSecretAuth,
+      allowedClientIds: z.array(z.string().min(1)).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('jwt'),
+      issuer: z.string().min(1),
+      audience,
+      jwksUri: z.url(),
+      algorithms: z.array(z.string().min(1)).min(1).optional(),
+      allowedClientIds: z.array(z.string().min(1)).optional(),
+    })
+    .strict(),
+]);
+
+const restBackend = z
+  .object({
+    type: z.literal('rest'),
+    id: z.string().min(1).default('rest'),
+    mode: restMode,
+    deadlineMs: z.number().int().positive().max(30_000).optional(),
+    cache: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            ttlMs: z.number().int().positive().optional(),
+            negativeTtlMs: z.number().int().positive().optional(),
+            maxEntries: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
+    permissions: z
+      .object({
+        scopeMap: z.record(z.string(), permissionList).optional(),
+        scopePrefix: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Fail open when the token service is down: must be written out, and is logged on every use. */
+    dangerouslyFailOpen: z.boolean().default(false),
+  })
+  .strict();
+
 /** The backend chain, in order. More types arrive as their packages land. */
-const backend = z.discriminatedUnion('type', [localBackend, ldapBackend]);
+const backend = z.discriminatedUnion('type', [localBackend, ldapBackend, restBackend]);
 
 export const configSchema = z
   .object({

@@ -1,0 +1,84 @@
+// The reference host with the REST token backend, against a real authorization server
+// (oidc-provider on loopback, from the REST package's test support).
+import { createApp, type HostApp, parseConfig } from '@authbridge/server';
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import request from 'supertest';
+import {
+  API_RESOURCE,
+  type AuthorizationServer,
+  RS_BASIC,
+  startAuthorizationServer,
+} from '../../../rest/test/support/authorization-server.ts';
+
+describe('reference host with the REST token backend (real oidc-provider)', function () {
+  let as: AuthorizationServer;
+  let dir: string;
+  let app: HostApp;
+
+  before(async function () {
+    as = await startAuthorizationServer();
+  });
+  after(async function () {
+    await as.close();
+  });
+  beforeEach(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-host-rest-'));
+    const config = parseConfig(
+      {
+        server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+        stores: { path: join(dir, 'host.db') },
+        backends: [
+          {
+            type: 'rest',
+            mode: {
+              kind: 'introspection',
+              endpoint: as.introspectionUrl,
+              issuer: as.issuer,
+              audience: API_RESOURCE,
+              clientAuth: {
+                method: 'client_secret_basic',
+                clientId: RS_BASIC.clientId,
+                clientSecret: '${RS_SECRET}',
+              },
+            },
+            permissions: { scopeMap: { read: ['reports.view'] } },
+          },
+        ],
+        logging: { level: 'silent' },
+      },
+      { RS_SECRET: RS_BASIC.clientSecret },
+    );
+    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+  });
+  afterEach(async function () {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /api/me for a bearer token, statelessly, and caches the introspection', async function () {
+    const token = await as.mint('app-1', { resource: API_RESOURCE, scope: 'read' });
+    const before = as.count('/token/introspection');
+    for (let i = 0; i < 3; i++) {
+      const res = await request(app.callback())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      expect(res.body).to.include({ backend: 'rest', via: 'bearer' });
+      expect((res.body as { permissions: string[] }).permissions).to.include('reports.view');
+      expect(res.headers['set-cookie']).to.equal(undefined);
+    }
+    expect(as.count('/token/introspection') - before).to.equal(1);
+  });
+
+  it('challenges an unknown token with invalid_token', async function () {
+    const res = await request(app.callback())
+      .get('/api/me')
+      .set('Authorization', 'Bearer forged-token-value')
+      .expect(401);
+    expect(res.headers['www-authenticate']).to.include('error="invalid_token"');
+  });
+});
