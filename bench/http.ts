@@ -1,0 +1,114 @@
+// `npm run bench:http`: the reference host's /api/me under autocannon, with a bearer token (cached
+// by the REST backend) and with a session cookie, next to a bare Koa JSON endpoint on the same
+// machine in the same run. Prints one JSON line last.
+import { createApp, listen, parseConfig, type RunningHost } from '@authbridge/server';
+import Koa from 'koa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import {
+  API_RESOURCE,
+  RS_BASIC,
+  startAuthorizationServer,
+} from '../packages/rest/test/support/authorization-server.ts';
+import { autocannon, type HttpRow } from './http-lib.ts';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+
+const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-http-'));
+const as = await startAuthorizationServer();
+
+// A bare Koa JSON endpoint: the ceiling for any Koa middleware.
+const bare = new Koa();
+bare.use((ctx) => {
+  ctx.body = { id: 'u1', username: 'bench' };
+});
+const bareHandler = bare.callback();
+const bareServer = createServer((req, res) => {
+  void bareHandler(req, res);
+});
+await new Promise<void>((resolve) => bareServer.listen(0, '127.0.0.1', resolve));
+const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/api/me`;
+
+const config = parseConfig(
+  {
+    server: { port: 0, secret: 'a-bench-secret-that-is-at-least-32-chars' },
+    stores: { kind: 'sqlite', path: join(dir, 'bench.db') },
+    backends: [
+      {
+        type: 'rest',
+        mode: {
+          kind: 'introspection',
+          endpoint: as.introspectionUrl,
+          issuer: as.issuer,
+          audience: API_RESOURCE,
+          clientAuth: { method: 'client_secret_basic', ...RS_BASIC },
+        },
+      },
+      { type: 'local', users: [{ username: 'bench', password: 'bench-password-123' }] },
+    ],
+    logging: { level: 'silent' },
+  },
+  {},
+);
+const app = await createApp(config, { logger: pino({ level: 'silent' }) });
+const host: RunningHost = await listen(app, '127.0.0.1', 0);
+
+// A session: log in once through the form.
+const loginPage = await fetch(`${host.url}/login`);
+const cookie = (loginPage.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+const csrf = /name="_csrf" value="([^"]+)"/.exec(await loginPage.text())?.[1] ?? '';
+const login = await fetch(`${host.url}/login`, {
+  method: 'POST',
+  redirect: 'manual',
+  headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+  body: new URLSearchParams({ username: 'bench', password: 'bench-password-123', _csrf: csrf }),
+});
+const sessionCookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+if (login.status !== 303 || sessionCookie === '')
+  throw new Error(`bench login failed: ${login.status}`);
+
+const token = await as.mint('app-1', { resource: API_RESOURCE, scope: 'read' });
+const warm = await fetch(`${host.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+if (warm.status !== 200) throw new Error(`bench bearer warm-up failed: ${warm.status}`);
+
+const results: HttpRow[] = [];
+results.push(await autocannon('koa-bare', bareUrl, {}, SECONDS, CONNECTIONS));
+results.push(
+  await autocannon(
+    'authbridge-bearer',
+    `${host.url}/api/me`,
+    { authorization: `Bearer ${token}` },
+    SECONDS,
+    CONNECTIONS,
+  ),
+);
+results.push(
+  await autocannon(
+    'authbridge-session',
+    `${host.url}/api/me`,
+    { cookie: sessionCookie },
+    SECONDS,
+    CONNECTIONS,
+  ),
+);
+
+await host.shutdown(2000);
+await new Promise<void>((resolve) => {
+  bareServer.close(() => {
+    resolve();
+  });
+});
+await as.close();
+rmSync(dir, { recursive: true, force: true });
+
+const base = results[0]!.perSec;
+for (const r of results)
+  console.error(
+    `${r.impl}: ${r.perSec}/s (${(r.perSec / base).toFixed(2)}x koa-bare), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`,
+  );
+console.log(JSON.stringify({ suite: 'http', results }));
