@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startDemoTokenService } from './demo-token-service.ts';
 
 const INSTALL = ['slapd', 'ldap-utils', 'openssl'];
 
@@ -36,6 +37,7 @@ async function ensureSlapd(): Promise<void> {
 
 await ensureSlapd();
 const slapd = await startSlapd();
+const tokens = await startDemoTokenService();
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
 writeFileSync(join(dir, 'ldap-ca.pem'), slapd.caCertPem);
 const adminPassword = randomBytes(12).toString('base64url');
@@ -66,6 +68,21 @@ const config = parseConfig(
         },
       },
       {
+        type: 'rest',
+        mode: {
+          kind: 'introspection',
+          endpoint: tokens.introspectionUrl,
+          issuer: tokens.issuer,
+          audience: tokens.audience,
+          clientAuth: {
+            method: 'client_secret_basic',
+            clientId: tokens.clientId,
+            clientSecret: tokens.clientSecret,
+          },
+        },
+        permissions: { scopeMap: { read: ['reports.view'] } },
+      },
+      {
         type: 'local',
         users: [{ username: 'admin', password: adminPassword, isSuperuser: true, isStaff: true }],
       },
@@ -85,12 +102,14 @@ authbridge demo is running at ${host.url}   (demo only: throwaway secrets, data 
                                                bob / bob-password       (staff)
                                                dave / dave-password     (platform, nested in engineering)
   Break-glass local admin:                     admin / ${adminPassword}
+  Bearer token (demo token service):           curl -H 'Authorization: Bearer ${tokens.token}' ${host.url}/api/me
 
 Press Ctrl-C to stop.
 `);
 
 const stop = async (): Promise<void> => {
   await host.shutdown(5000);
+  await tokens.close();
   await slapd.stop();
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);
