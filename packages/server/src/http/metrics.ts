@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 import type { Authenticator } from '@authbridge/core';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { RestTokenBackend } from '@authbridge/rest';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The host's metrics. */
 export interface HostMetrics {
@@ -36,6 +37,41 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
     labelNames: ['method', 'route', 'status'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
+  });
+  // Token-cache and breaker figures are read from each REST backend when Prometheus scrapes.
+  const rest = authenticator.backends.filter(
+    (b): b is RestTokenBackend => b instanceof RestTokenBackend,
+  );
+  new Gauge({
+    name: 'authbridge_token_cache_hits',
+    help: 'Token checks answered from the cache, by backend (monotonic since start)',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+    collect() {
+      for (const b of rest) this.set({ backend: b.id }, b.stats().cacheHits);
+    },
+  });
+  new Gauge({
+    name: 'authbridge_token_cache_misses',
+    help: 'Token checks not in the cache, by backend (monotonic since start)',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+    collect() {
+      for (const b of rest) this.set({ backend: b.id }, b.stats().cacheMisses);
+    },
+  });
+  new Gauge({
+    name: 'authbridge_circuit_open',
+    help: 'Circuit breaker state by backend: 0 closed, 0.5 half-open, 1 open',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+    collect() {
+      for (const b of rest) {
+        const state = b.stats().circuit;
+        if (state !== undefined)
+          this.set({ backend: b.id }, state === 'open' ? 1 : state === 'half-open' ? 0.5 : 0);
+      }
+    },
   });
   authenticator.events.on('loggedIn', ({ user }) => {
     logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });

@@ -72,6 +72,9 @@ describe('reference host with the REST token backend (real oidc-provider)', func
       expect(res.headers['set-cookie']).to.equal(undefined);
     }
     expect(as.count('/token/introspection') - before).to.equal(1);
+    const metrics = await request(app.callback()).get('/metrics').expect(200);
+    expect(metrics.text).to.include('authbridge_token_cache_hits{backend="rest"} 2');
+    expect(metrics.text).to.include('authbridge_circuit_open{backend="rest"} 0');
   });
 
   it('challenges an unknown token with invalid_token', async function () {

@@ -168,6 +168,35 @@ describe('reference host over HTTP', function () {
     expect(metrics.text).to.include('authbridge_login_duration_seconds_bucket');
   });
 
+  it('writes JSON logs with request ids and never a password, token or cookie', async function () {
+    const lines: string[] = [];
+    const logged = await createApp(config(dir), {
+      logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }),
+    });
+    try {
+      const agent = request.agent(logged.callback());
+      const token = await csrfFrom(agent);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
+        .expect(303);
+      await agent.get('/api/me').set('X-Request-Id', 'trace-123').expect(200);
+      await request(logged.callback())
+        .get('/api/me')
+        .set('Authorization', 'Bearer secret-token-value')
+        .expect(401);
+    } finally {
+      await logged.close();
+    }
+    const text = lines.join('');
+    expect(lines.length).to.be.greaterThan(3);
+    for (const line of lines) expect(JSON.parse(line)).to.have.property('reqId');
+    expect(text).to.include('"reqId":"trace-123"');
+    for (const secret of ['olga-password-123', 'secret-token-value', 'authbridge.sid='])
+      expect(text).to.not.include(secret);
+  });
+
   it('is not ready when its store is gone (fail closed)', async function () {
     await app.close();
     const res = await request(app.callback()).get('/readyz').expect(503);
