@@ -14,12 +14,15 @@ export {
   type AuthbridgeOptions,
   BACKEND_SESSION_KEY,
   CSRF_SESSION_KEY,
+  EXPIRES_SESSION_KEY,
   HASH_SESSION_KEY,
   login,
+  type LoginOptions,
   logout,
   SESSION_KEY,
 } from './session-auth.js';
 export {
+  destroySession,
   Session,
   type SessionData,
   type SessionOptions,

@@ -11,6 +11,8 @@ import {
   type AnyUser,
   AuthBridgeError,
   type Authenticator,
+  type Clock,
+  systemClock,
   type User,
 } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
@@ -23,17 +25,28 @@ export const SESSION_KEY = '_auth_user_id';
 export const BACKEND_SESSION_KEY = '_auth_user_backend';
 export const HASH_SESSION_KEY = '_auth_user_hash';
 export const CSRF_SESSION_KEY = '_csrf_secret';
+/** When set, the login ends at this time (ms since epoch), e.g. SAML's SessionNotOnOrAfter. */
+export const EXPIRES_SESSION_KEY = '_auth_expires_at';
 
 /** Options for {@link authbridge}. */
 export interface AuthbridgeOptions<TUser extends User> {
   readonly authenticator: Authenticator<TUser>;
   /** Secret for session hashes (≥ 32 bytes of entropy). Rotating it ends every session. */
   readonly secret: string | Buffer;
+  /** Time source for session expiry. Default the system clock. */
+  readonly clock?: Clock;
+}
+
+/** Options for {@link login}. */
+export interface LoginOptions {
+  /** End this login at that time (ms since epoch) even if the session lives longer. */
+  readonly expiresAt?: number | undefined;
 }
 
 interface Internal<TUser extends User> {
   readonly authenticator: Authenticator<TUser>;
   readonly secret: Buffer;
+  readonly clock: Clock;
 }
 
 const INTERNAL = Symbol('authbridge');
@@ -51,7 +64,11 @@ export function authbridge<TUser extends User>(
     : Buffer.from(options.secret, 'utf8');
   if (secret.length < 32)
     throw new AuthBridgeError('CONFIG_INVALID', 'secret must be at least 32 bytes');
-  const internal: Internal<TUser> = Object.freeze({ authenticator: options.authenticator, secret });
+  const internal: Internal<TUser> = Object.freeze({
+    authenticator: options.authenticator,
+    secret,
+    clock: options.clock ?? systemClock,
+  });
   return async (ctx, next) => {
     (ctx as unknown as Record<symbol, unknown>)[INTERNAL] = internal;
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = internal.authenticator;
@@ -67,7 +84,7 @@ export function authbridge<TUser extends User>(
  *
  * @throws {TypeError} when the user carries no backend id and the chain has several backends.
  */
-export async function login(ctx: Context, user: User): Promise<void> {
+export async function login(ctx: Context, user: User, options: LoginOptions = {}): Promise<void> {
   const internal = internalOf<User>(ctx);
   const session = requireSession(ctx);
   const backendId = user.backendId ?? soleBackend(internal.authenticator);
@@ -89,6 +106,8 @@ export async function login(ctx: Context, user: User): Promise<void> {
   session.set(BACKEND_SESSION_KEY, backendId);
   session.set(HASH_SESSION_KEY, hash);
   session.set(CSRF_SESSION_KEY, randomBytes(32).toString('base64url'));
+  if (options.expiresAt !== undefined) session.set(EXPIRES_SESSION_KEY, options.expiresAt);
+  else session.delete(EXPIRES_SESSION_KEY);
   const tagged = Object.freeze({ ...user, backendId });
   setUser(ctx, () => Promise.resolve(tagged));
   (ctx.state as AuthState).authVia = 'session';
@@ -124,6 +143,11 @@ async function userFromSession<TUser extends User>(
   const backendId = session?.get(BACKEND_SESSION_KEY);
   if (!session || typeof userId !== 'string' || typeof backendId !== 'string')
     return ANONYMOUS_USER;
+  const expiresAt = session.get(EXPIRES_SESSION_KEY);
+  if (typeof expiresAt === 'number' && internal.clock.now() >= expiresAt) {
+    session.flush();
+    return ANONYMOUS_USER;
+  }
   const user = await internal.authenticator.getUser(userId, backendId);
   if (!user.isAuthenticated) return ANONYMOUS_USER;
   // Session verification: a changed password (sessionVersion) ends every other session.

@@ -22,20 +22,32 @@ export interface SessionOptions {
 /** Session data: JSON values by key. */
 export type SessionData = Record<string, unknown>;
 
+/** A new random session id: 256 bits, base64url. */
+function newSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
 /** The per-request session handle, at `ctx.state.session`. */
 export class Session {
-  #id: string | undefined;
+  #id: string;
   #data: SessionData;
   #dirty = false;
+  // Whether #id names a session already in the store (loaded from the cookie, never cycled).
+  #stored: boolean;
   #destroyOld: string | undefined;
 
+  /** @internal Sessions are made by {@link sessions}. */
   constructor(id: string | undefined, data: SessionData) {
-    this.#id = id;
+    this.#stored = id !== undefined;
+    this.#id = id ?? newSessionId();
     this.#data = data;
   }
 
-  /** The current id, or undefined before the first write. */
-  get id(): string | undefined {
+  /**
+   * The session id. Known from the start of the request, also for a session that is only written
+   * at the end of it (so a login can record "this local session" with an identity provider).
+   */
+  get id(): string {
     return this.#id;
   }
 
@@ -71,23 +83,34 @@ export class Session {
 
   /** @internal What the middleware needs to persist the session. */
   commitPlan(): {
-    id: string | undefined;
+    id: string;
+    stored: boolean;
     data: SessionData;
     dirty: boolean;
     retired: string | undefined;
   } {
-    return { id: this.#id, data: this.#data, dirty: this.#dirty, retired: this.#destroyOld };
-  }
-
-  /** @internal */
-  assignId(id: string): void {
-    this.#id = id;
+    return {
+      id: this.#id,
+      stored: this.#stored,
+      data: this.#data,
+      dirty: this.#dirty,
+      retired: this.#destroyOld,
+    };
   }
 
   #retire(): void {
-    if (this.#id !== undefined) this.#destroyOld ??= this.#id;
-    this.#id = undefined;
+    if (this.#stored) this.#destroyOld ??= this.#id;
+    this.#id = newSessionId();
+    this.#stored = false;
   }
+}
+
+/**
+ * Ends the session with this id wherever it is in use (IdP-initiated logout, an administrator
+ * ending a user's sessions). Its next request is anonymous.
+ */
+export async function destroySession(store: KeyValueStore, id: string): Promise<void> {
+  await store.delete(storeKey(id));
 }
 
 /** Koa state added by {@link sessions}. */
@@ -136,11 +159,13 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
     // bring the ended session back. Lifetime therefore counts from the last change (login).
     if (!plan.dirty) return;
-    if (plan.id !== undefined && (await store.get(storeKey(plan.id))) === undefined) {
-      // Ended elsewhere (logout, password change) while this request ran: do not resurrect it.
+    if (plan.stored && (await store.get(storeKey(plan.id))) === undefined) {
+      // Ended elsewhere (logout, password change, IdP logout) while this request ran: do not
+      // resurrect it.
       return;
     }
     if (Object.keys(plan.data).length === 0) {
+      if (plan.stored) await store.delete(storeKey(plan.id));
       ctx.cookies.set(cookieName, null, {
         httpOnly: true,
         sameSite,
@@ -149,10 +174,8 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       });
       return;
     }
-    const id = plan.id ?? randomBytes(32).toString('base64url');
-    session.assignId(id);
-    await store.set(storeKey(id), JSON.stringify(plan.data), maxAgeMs);
-    ctx.cookies.set(cookieName, id, {
+    await store.set(storeKey(plan.id), JSON.stringify(plan.data), maxAgeMs);
+    ctx.cookies.set(cookieName, plan.id, {
       httpOnly: true,
       sameSite,
       secure: ctx.secure,
