@@ -29,3 +29,13 @@ export {
   type SessionState,
   sessions,
 } from './session.js';
+export { escapeHtml } from './escape-html.js';
+export { safeLocalPath } from './safe-local-path.js';
+export {
+  type LogoutOutcome,
+  type SamlRoutesBackend,
+  type SamlRoutesOptions,
+  samlLogoutUrl,
+  samlRoutes,
+  type SamlSessionFacts,
+} from './saml-routes.js';

@@ -24,6 +24,7 @@ import {
   login,
   logout,
   requireAuth,
+  safeLocalPath,
   sessions,
 } from '@authbridge/koa';
 import Koa from 'koa';
@@ -31,7 +32,7 @@ import { pino, type Logger } from 'pino';
 import { buildBackends } from './build-backends.js';
 import type { HostConfig } from './config/schema.js';
 import { createMetrics } from './http/metrics.js';
-import { homePage, loginPage, safeNext } from './http/pages.js';
+import { homePage, loginPage } from './http/pages.js';
 import { type RequestLogState, requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
 
@@ -164,7 +165,7 @@ export async function createApp(
     ctx.type = 'html';
     ctx.body = loginPage({
       csrfToken: csrfToken(ctx),
-      next: safeNext(ctx.query['next']),
+      next: safeLocalPath(ctx.query['next']),
       passwordLogin,
     });
   });
@@ -172,7 +173,7 @@ export async function createApp(
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const username = typeof body['username'] === 'string' ? body['username'] : '';
     const password = typeof body['password'] === 'string' ? body['password'] : '';
-    const next = safeNext(body['next']);
+    const next = safeLocalPath(body['next']);
     const end = metrics.loginDuration.startTimer();
     const user = await authenticator.authenticate(ctx, { username, password });
     end({ backend: user?.backendId ?? 'none' });

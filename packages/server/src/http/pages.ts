@@ -5,18 +5,7 @@
  * @packageDocumentation
  */
 
-const ENTITIES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** HTML-escapes text for element content and quoted attributes. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
-}
+import { escapeHtml } from '@authbridge/koa';
 
 function layout(title: string, body: string): string {
   return `<!doctype html>
@@ -91,16 +80,4 @@ export function homePage(model: {
 <button type="submit">Sign out</button>
 </form>`,
   );
-}
-
-/**
- * The `next` target after login, only if it is a same-origin path (no open redirect): it must start
- * with one `/`, not `//` or `/\`, and contain no control characters.
- */
-export function safeNext(next: unknown): string | undefined {
-  if (typeof next !== 'string' || next.length > 2048) return undefined;
-  if (!next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return undefined;
-  // eslint-disable-next-line no-control-regex -- refusing control characters is the point.
-  if (/[\u0000-\u001f\u007f\\]/.test(next)) return undefined;
-  return next;
 }

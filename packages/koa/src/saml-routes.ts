@@ -1,0 +1,210 @@
+/**
+ * Koa routes for SAML 2.0 service providers: login, ACS, metadata and Single Logout per IdP.
+ *
+ * The backend is described structurally (what `@authbridge/saml`'s `SamlBackend` offers), so this
+ * package does not depend on the SAML package.
+ *
+ * @packageDocumentation
+ */
+import {
+  AuthBridgeError,
+  type Authenticator,
+  type KeyValueStore,
+  type User,
+} from '@authbridge/core';
+import type { Context, Middleware } from 'koa';
+import type { AuthState } from './auth-state.js';
+import { escapeHtml } from './escape-html.js';
+import { safeLocalPath } from './safe-local-path.js';
+import { destroySession } from './session.js';
+import { login, logout } from './session-auth.js';
+
+/** The SAML session facts a SAML login carries (as `@authbridge/saml` returns them). */
+export interface SamlSessionFacts {
+  readonly idp: string;
+  readonly nameId: string | undefined;
+  readonly sessionIndex: string | undefined;
+  readonly expiresAt: number;
+}
+
+/** The SAML backend operations the routes use. */
+export interface SamlRoutesBackend {
+  readonly id: string;
+  createLoginRequest(
+    idpId: string,
+    options?: { readonly relayState?: string },
+  ): Promise<
+    | { readonly binding: 'redirect'; readonly url: string }
+    | {
+        readonly binding: 'post';
+        readonly url: string;
+        readonly fields: Readonly<Record<string, string>>;
+      }
+  >;
+  recordSession(session: never, localSessionId: string): Promise<void>;
+  createLogoutRequest(
+    session: never,
+    options?: { readonly relayState?: string },
+  ): Promise<{ readonly url: string }>;
+  handleLogoutRedirect(idpId: string, rawQuery: string): Promise<LogoutOutcome>;
+  handleLogoutPost(idpId: string, body: Record<string, unknown>): Promise<LogoutOutcome>;
+  spMetadata(options?: { readonly sign?: boolean }): string;
+  listIdps(): readonly { readonly id: string }[];
+}
+
+/** What an inbound logout message asked for. */
+export type LogoutOutcome =
+  | { readonly kind: 'logout-response'; readonly relayState: string | undefined }
+  | {
+      readonly kind: 'logout-request';
+      readonly sessionIds: readonly string[];
+      readonly responseUrl: string;
+    };
+
+/** Options for {@link samlRoutes}. */
+export interface SamlRoutesOptions {
+  readonly backend: SamlRoutesBackend;
+  readonly authenticator: Authenticator;
+  /** The session store, to end sessions named by an IdP-initiated LogoutRequest. */
+  readonly sessionStore: KeyValueStore;
+  /** Where routes live. Default `/saml`: `/saml/<idp>/login|acs|metadata|slo`. */
+  readonly basePath?: string;
+  /** Sign the published SP metadata. Default false. */
+  readonly signMetadata?: boolean;
+}
+
+// Kept in the session so an SP-initiated logout can name the IdP session it ends.
+const SAML_SESSION_KEY = '_saml_session';
+
+const ROUTE = /^\/([A-Za-z0-9_-]{1,64})\/(login|acs|metadata|slo)$/;
+
+/**
+ * One middleware serving every IdP's SAML endpoints. Mount it after `sessions()`, a body parser
+ * and `authbridge()`, and NOT behind `csrf()`: the ACS and SLO receive cross-site POSTs from the
+ * IdP, protected instead by signatures, InResponseTo and one-time IDs.
+ */
+export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
+  const base = (options.basePath ?? '/saml').replace(/\/$/, '');
+  const known = (): ReadonlySet<string> => new Set(options.backend.listIdps().map((i) => i.id));
+
+  return async (ctx, next) => {
+    const match = ctx.path.startsWith(`${base}/`) ? ROUTE.exec(ctx.path.slice(base.length)) : null;
+    const idp = match?.[1];
+    const action = match?.[2];
+    if (idp === undefined || action === undefined || !known().has(idp)) {
+      await next();
+      return;
+    }
+    if (action === 'login' && ctx.method === 'GET') await startLogin(ctx, idp);
+    else if (action === 'acs' && ctx.method === 'POST') await acs(ctx, idp);
+    else if (action === 'metadata' && ctx.method === 'GET') metadata(ctx);
+    else if (action === 'slo' && (ctx.method === 'GET' || ctx.method === 'POST'))
+      await slo(ctx, idp);
+    else ctx.status = 405;
+  };
+
+  async function startLogin(ctx: Context, idp: string): Promise<void> {
+    const relayState = safeLocalPath(ctx.query['next']);
+    const request = await options.backend.createLoginRequest(
+      idp,
+      relayState === undefined ? {} : { relayState },
+    );
+    if (request.binding === 'redirect') {
+      ctx.redirect(request.url);
+      return;
+    }
+    postForm(ctx, request.url, request.fields);
+  }
+
+  async function acs(ctx: Context, idp: string): Promise<void> {
+    const body = requestBody(ctx);
+    const samlResponse = body['SAMLResponse'];
+    if (typeof samlResponse !== 'string' || samlResponse === '')
+      throw new AuthBridgeError('INVALID_REQUEST');
+    const relayState = typeof body['RelayState'] === 'string' ? body['RelayState'] : undefined;
+    const user = (await options.authenticator.authenticate(ctx, {
+      idp,
+      samlResponse,
+      relayState,
+    })) as (User & { readonly saml?: SamlSessionFacts }) | null;
+    if (!user) throw new AuthBridgeError('PROTOCOL_INVALID');
+    await login(ctx, user, { expiresAt: user.saml?.expiresAt });
+    const session = (ctx.state as AuthState).session;
+    if (user.saml && session) {
+      session.set(SAML_SESSION_KEY, user.saml);
+      await options.backend.recordSession(user.saml as never, session.id);
+    }
+    ctx.status = 303;
+    ctx.redirect(safeLocalPath(relayState) ?? '/');
+  }
+
+  function metadata(ctx: Context): void {
+    ctx.type = 'application/samlmetadata+xml';
+    ctx.body = options.backend.spMetadata({ sign: options.signMetadata ?? false });
+  }
+
+  async function slo(ctx: Context, idp: string): Promise<void> {
+    const outcome =
+      ctx.method === 'GET'
+        ? await options.backend.handleLogoutRedirect(idp, ctx.querystring)
+        : await options.backend.handleLogoutPost(idp, requestBody(ctx));
+    if (outcome.kind === 'logout-response') {
+      // Our own LogoutRequest came back confirmed: this browser's session ends here.
+      if ((await (ctx.state as AuthState).user).isAuthenticated) await logout(ctx);
+      ctx.redirect(safeLocalPath(outcome.relayState) ?? '/login');
+      return;
+    }
+    for (const id of outcome.sessionIds) await destroySession(options.sessionStore, id);
+    ctx.redirect(outcome.responseUrl);
+  }
+}
+
+/**
+ * Starts SP-initiated Single Logout for the current user when it logged in through SAML: returns
+ * the IdP URL to send the browser to, or undefined (then log out locally as usual).
+ */
+export async function samlLogoutUrl(
+  ctx: Context,
+  backend: SamlRoutesBackend,
+  relayState?: string,
+): Promise<string | undefined> {
+  const facts = (ctx.state as AuthState).session?.get(SAML_SESSION_KEY) as
+    SamlSessionFacts | undefined;
+  if (facts?.nameId === undefined) return undefined;
+  try {
+    const request = await backend.createLogoutRequest(
+      facts as never,
+      relayState === undefined ? {} : { relayState },
+    );
+    return request.url;
+  } catch (error) {
+    // An IdP without an SLO endpoint: local logout only.
+    if (error instanceof AuthBridgeError && error.code === 'INVALID_REQUEST') return undefined;
+    throw error;
+  }
+}
+
+function requestBody(ctx: Context): Record<string, unknown> {
+  const body = (ctx.request as { body?: unknown }).body;
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+}
+
+// HTTP-POST binding without JavaScript: a form the person submits with one button. The CSP for
+// this response allows posting to the IdP only.
+function postForm(ctx: Context, url: string, fields: Readonly<Record<string, string>>): void {
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join('\n');
+  ctx.set(
+    'Content-Security-Policy',
+    `default-src 'none'; form-action ${new URL(url).origin}; frame-ancestors 'none'; base-uri 'none'`,
+  );
+  ctx.type = 'html';
+  ctx.body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Continue to sign in</title></head>
+<body><main><form method="post" action="${escapeHtml(url)}">
+${inputs}
+<p>Continue to your identity provider to sign in.</p>
+<button type="submit">Continue</button>
+</form></main></body></html>`;
+}
