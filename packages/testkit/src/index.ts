@@ -13,3 +13,21 @@ export { isCI, requireServer } from './require-server.js';
 export type { SkippableContext } from './require-server.js';
 export { slapdAvailable, startSlapd } from './start-slapd.js';
 export type { SlapdOptions, SlapdServer } from './slapd-types.js';
+export { simpleSamlPhpAvailable, startSimpleSamlPhp } from './start-simplesamlphp.js';
+export type { SimpleSamlPhpServer } from './start-simplesamlphp.js';
+export { SIMPLESAMLPHP_DEFAULT_USERS } from './simplesamlphp-config.js';
+export type {
+  SimpleSamlPhpOptions,
+  SimpleSamlPhpSp,
+  SimpleSamlPhpUser,
+} from './simplesamlphp-config.js';
+export { sambaAvailable, startSambaDc } from './start-samba.js';
+export type {
+  AdSubCode,
+  SambaDcOptions,
+  SambaDcServer,
+  SambaGroup,
+  SambaGroups,
+  SambaUser,
+  SambaUsers,
+} from './samba-types.js';
