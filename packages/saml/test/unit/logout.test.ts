@@ -1,0 +1,461 @@
+/**
+ * Single Logout: SP-initiated (our signed LogoutRequest, the IdP's LogoutResponse) and
+ * IdP-initiated (its LogoutRequest ends the right local sessions), over Redirect and POST, with
+ * the hostile inputs of saml.md rows D5 and E1–E5.
+ */
+import { inflateRawSync } from 'node:zlib';
+import type { AuthBridgeErrorCode } from '@authbridge/core';
+import { expectRejection } from '@authbridge/conformance';
+import { expect } from 'chai';
+import { describe, it } from 'mocha';
+import type { LogoutOutcome, SamlSession } from '../../src/index.js';
+import {
+  type FixtureOptions,
+  SP_BASE_URL,
+  SP_ENTITY_ID,
+  type SamlFixture,
+  samlFixture,
+} from '../support/fixture.js';
+import {
+  ALG,
+  buildAssertionXml,
+  buildLogoutRequestXml,
+  buildLogoutResponseXml,
+  encodePost,
+  instant,
+  type LogoutRequestSpec,
+  type LogoutResponseSpec,
+  NS,
+  redirectQuery,
+  samlId,
+  signElement,
+  STATUS_SUCCESS,
+} from '../support/saml-xml.js';
+import { testKeyPair } from '../support/test-keys.js';
+import { kid, parse } from '../support/xml-mutations.js';
+
+const IDP_SLO = 'https://idp.example.com/slo';
+const SP_SLO = `${SP_BASE_URL}/saml/corp/slo`;
+const spKeys = testKeyPair('sp-logout');
+const WITH_SLO: FixtureOptions = {
+  corp: { sloUrl: IDP_SLO },
+  backend: {
+    sp: {
+      entityId: SP_ENTITY_ID,
+      baseUrl: SP_BASE_URL,
+      signingKey: spKeys.privateKeyPem,
+      signingCerts: [spKeys.certPem],
+    },
+  },
+};
+
+function logoutRequest(f: SamlFixture, overrides: Partial<LogoutRequestSpec> = {}): string {
+  return buildLogoutRequestXml({
+    id: samlId(),
+    issueInstant: instant(Date.now()),
+    issuer: f.idp.entityId,
+    destination: SP_SLO,
+    nameId: 'alice',
+    sessionIndexes: [],
+    ...overrides,
+  });
+}
+
+function logoutResponse(f: SamlFixture, overrides: Partial<LogoutResponseSpec> = {}): string {
+  return buildLogoutResponseXml({
+    id: samlId(),
+    issueInstant: instant(Date.now()),
+    issuer: f.idp.entityId,
+    destination: SP_SLO,
+    inResponseTo: undefined,
+    statusCode: STATUS_SUCCESS,
+    ...overrides,
+  });
+}
+
+function signedQuery(
+  f: SamlFixture,
+  kind: 'SAMLRequest' | 'SAMLResponse',
+  xml: string,
+  relayState?: string,
+): string {
+  return redirectQuery(kind, xml, {
+    privateKeyPem: f.idp.keys.privateKeyPem,
+    ...(relayState === undefined ? {} : { relayState }),
+  });
+}
+
+async function loginSession(
+  f: SamlFixture,
+  nameId = 'alice',
+  sessionIndex = samlId(),
+): Promise<SamlSession> {
+  const user = await f.backend.authenticate(
+    undefined,
+    f.creds(f.idp.respond({ nameId, sessionIndex }).samlResponse),
+  );
+  return user!.saml!;
+}
+
+describe('Single Logout', function () {
+  it('SP-initiated: signed LogoutRequest out, signed LogoutResponse back', async function () {
+    const f = samlFixture(WITH_SLO);
+    const session = await loginSession(f, 'alice', '_idx1');
+    const out = await f.backend.createLogoutRequest(session, { relayState: '/bye' });
+    const url = new URL(out.url);
+    expect(url.origin + url.pathname).to.equal(IDP_SLO);
+    expect(url.searchParams.get('SigAlg')).to.equal(ALG.rsaSha256);
+    expect(url.searchParams.get('Signature')).to.be.a('string');
+    const xml = parse(
+      inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8'),
+    );
+    expect(xml.getAttribute('ID')).to.equal(out.requestId);
+    expect(kid(xml, NS.assertion, 'NameID').textContent).to.equal('alice');
+    expect(kid(xml, NS.protocol, 'SessionIndex').textContent).to.equal('_idx1');
+    const outcome = await f.backend.handleLogoutRedirect(
+      'corp',
+      signedQuery(f, 'SAMLResponse', logoutResponse(f, { inResponseTo: out.requestId }), '/bye'),
+    );
+    expect(outcome).to.deep.equal({ kind: 'logout-response', relayState: '/bye' });
+    // The request is consumed: the same LogoutResponse again is refused.
+    await expectRejection(
+      f.backend.handleLogoutRedirect(
+        'corp',
+        signedQuery(f, 'SAMLResponse', logoutResponse(f, { inResponseTo: out.requestId })),
+      ),
+      'PROTOCOL_INVALID',
+    );
+  });
+
+  it('IdP-initiated: ends exactly the sessions of the named NameID and SessionIndex', async function () {
+    const f = samlFixture(WITH_SLO);
+    const a1 = await loginSession(f, 'alice', '_a1');
+    const a2 = await loginSession(f, 'alice', '_a2');
+    const b = await loginSession(f, 'bob', '_b1');
+    await f.backend.recordSession(a1, 'sess-a1');
+    await f.backend.recordSession(a2, 'sess-a2');
+    await f.backend.recordSession(b, 'sess-b');
+    const one = (await f.backend.handleLogoutRedirect(
+      'corp',
+      signedQuery(f, 'SAMLRequest', logoutRequest(f, { sessionIndexes: ['_a1'] })),
+    )) as Extract<LogoutOutcome, { kind: 'logout-request' }>;
+    expect(one.kind).to.equal('logout-request');
+    expect(one.sessionIds).to.deep.equal(['sess-a1']);
+    const response = new URL(one.responseUrl);
+    expect(response.origin + response.pathname).to.equal(IDP_SLO);
+    expect(response.searchParams.get('Signature')).to.be.a('string');
+    const all = (await f.backend.handleLogoutRedirect(
+      'corp',
+      signedQuery(f, 'SAMLRequest', logoutRequest(f)),
+    )) as Extract<LogoutOutcome, { kind: 'logout-request' }>;
+    expect(all.sessionIds, 'no SessionIndex: every session of the NameID').to.deep.equal([
+      'sess-a2',
+    ]);
+  });
+
+  it('follows RelayState values that contain the text "SAMLRequest" (exact parameter names)', async function () {
+    const f = samlFixture(WITH_SLO);
+    const out = await f.backend.createLogoutRequest(await loginSession(f));
+    const outcome = await f.backend.handleLogoutRedirect(
+      'corp',
+      signedQuery(
+        f,
+        'SAMLResponse',
+        logoutResponse(f, { inResponseTo: out.requestId }),
+        '/x?SAMLRequest=1',
+      ),
+    );
+    expect(outcome).to.deep.equal({ kind: 'logout-response', relayState: '/x?SAMLRequest=1' });
+  });
+
+  it('accepts a signed LogoutRequest by HTTP-POST', async function () {
+    const f = samlFixture(WITH_SLO);
+    await f.backend.recordSession(await loginSession(f, 'alice', '_p1'), 'sess-p1');
+    const signed = signElement(logoutRequest(f, { sessionIndexes: ['_p1'] }), 'LogoutRequest', {
+      privateKeyPem: f.idp.keys.privateKeyPem,
+    });
+    const outcome = await f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(signed) });
+    expect(outcome.kind === 'logout-request' && outcome.sessionIds).to.deep.equal(['sess-p1']);
+  });
+
+  interface LogoutCase {
+    readonly row: string;
+    readonly name: string;
+    readonly code: AuthBridgeErrorCode;
+    run(f: SamlFixture): Promise<unknown>;
+  }
+  const redirect = (f: SamlFixture, query: string): Promise<unknown> =>
+    f.backend.handleLogoutRedirect('corp', query);
+  const CASES: readonly LogoutCase[] = [
+    {
+      row: 'E1',
+      name: 'unsigned Redirect LogoutRequest',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => redirect(f, redirectQuery('SAMLRequest', logoutRequest(f))),
+    },
+    {
+      row: 'E4',
+      name: 'unsigned Redirect LogoutResponse',
+      code: 'PROTOCOL_INVALID',
+      run: async (f) => {
+        const out = await f.backend.createLogoutRequest(await loginSession(f));
+        return redirect(
+          f,
+          redirectQuery('SAMLResponse', logoutResponse(f, { inResponseTo: out.requestId })),
+        );
+      },
+    },
+    {
+      row: 'E2',
+      name: 'SigAlg RSA-SHA1',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          redirectQuery('SAMLRequest', logoutRequest(f), {
+            privateKeyPem: f.idp.keys.privateKeyPem,
+            sigAlg: ALG.rsaSha1,
+          }),
+        ),
+    },
+    {
+      row: 'E2',
+      name: 'unknown SigAlg',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          redirectQuery('SAMLRequest', logoutRequest(f), {
+            privateKeyPem: f.idp.keys.privateKeyPem,
+            sigAlg: 'urn:x',
+          }),
+        ),
+    },
+    {
+      row: 'E2',
+      name: 'duplicated SAMLRequest parameter',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => {
+        const q = signedQuery(f, 'SAMLRequest', logoutRequest(f));
+        return redirect(f, `${q}&${q.split('&')[0]!}`);
+      },
+    },
+    {
+      row: 'E2',
+      name: 'SAMLRequest and SAMLResponse together',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => redirect(f, `${signedQuery(f, 'SAMLRequest', logoutRequest(f))}&SAMLResponse=x`),
+    },
+    {
+      row: 'E2',
+      name: 'message re-encoded after signing (lower-case escapes)',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(f, 'SAMLRequest', logoutRequest(f)).replace(
+            /%([0-9A-F]{2})/,
+            (_, h: string) => `%${h.toLowerCase()}`,
+          ),
+        ),
+    },
+    {
+      row: 'E2',
+      name: 'signed by a key the SP does not pin',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          redirectQuery('SAMLRequest', logoutRequest(f), {
+            privateKeyPem: testKeyPair('attacker').privateKeyPem,
+          }),
+        ),
+    },
+    {
+      row: 'E2',
+      name: 'RelayState swapped after signing',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(f, 'SAMLRequest', logoutRequest(f), '/a').replace(
+            'RelayState=%2Fa',
+            'RelayState=%2Fb',
+          ),
+        ),
+    },
+    {
+      row: 'D5',
+      name: 'the same LogoutRequest twice',
+      code: 'REPLAY_DETECTED',
+      run: async (f) => {
+        const q = signedQuery(f, 'SAMLRequest', logoutRequest(f));
+        await redirect(f, q);
+        return redirect(f, q);
+      },
+    },
+    {
+      row: 'D5',
+      name: 'LogoutRequest past NotOnOrAfter (CVE-2023-40178)',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLRequest',
+            logoutRequest(f, { notOnOrAfter: instant(Date.now() - 3_600_000) }),
+          ),
+        ),
+    },
+    {
+      row: 'E3',
+      name: 'LogoutRequest for another SP (Destination)',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLRequest',
+            logoutRequest(f, { destination: 'https://other-sp.example/slo' }),
+          ),
+        ),
+    },
+    {
+      row: 'E3',
+      name: 'LogoutRequest without Destination',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(f, signedQuery(f, 'SAMLRequest', logoutRequest(f, { destination: undefined }))),
+    },
+    {
+      row: 'E3',
+      name: 'LogoutRequest from another issuer',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLRequest',
+            logoutRequest(f, { issuer: 'https://partner.example.org/idp' }),
+          ),
+        ),
+    },
+    {
+      row: 'E3',
+      name: 'LogoutRequest issued an hour ago',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLRequest',
+            logoutRequest(f, { issueInstant: instant(Date.now() - 3_600_000) }),
+          ),
+        ),
+    },
+    {
+      row: 'E4',
+      name: 'LogoutResponse to no request of ours',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(f, signedQuery(f, 'SAMLResponse', logoutResponse(f, { inResponseTo: samlId() }))),
+    },
+    {
+      row: 'E4',
+      name: 'LogoutResponse without InResponseTo',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => redirect(f, signedQuery(f, 'SAMLResponse', logoutResponse(f))),
+    },
+    {
+      row: 'E4',
+      name: 'non-Success LogoutResponse',
+      code: 'PROTOCOL_INVALID',
+      run: async (f) => {
+        const out = await f.backend.createLogoutRequest(await loginSession(f));
+        return redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLResponse',
+            logoutResponse(f, {
+              inResponseTo: out.requestId,
+              statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
+            }),
+          ),
+        );
+      },
+    },
+    {
+      row: 'E4',
+      name: "LogoutResponse answering partner's request at corp",
+      code: 'PROTOCOL_INVALID',
+      run: async (f) => {
+        const out = await f.backend
+          .createLogoutRequest({ ...(await loginSession(f)), idp: 'partner' })
+          .catch(() => ({ requestId: samlId() }));
+        return redirect(
+          f,
+          signedQuery(f, 'SAMLResponse', logoutResponse(f, { inResponseTo: out.requestId })),
+        );
+      },
+    },
+    {
+      row: 'A5',
+      name: 'Redirect deflate bomb',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(f, signedQuery(f, 'SAMLRequest', `<a>${' '.repeat(12 * 1024 * 1024)}</a>`)),
+    },
+    {
+      row: 'E1',
+      name: 'unsigned POST LogoutRequest',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(logoutRequest(f)) }),
+    },
+    {
+      row: 'E5',
+      name: 'attacker LogoutRequest wrapping a captured signed Assertion (samlify#634 shape)',
+      code: 'PROTOCOL_INVALID',
+      run: (f) => {
+        const signedAssertion = signElement(buildAssertionXml(f.idp.spec()), 'Assertion', {
+          privateKeyPem: f.idp.keys.privateKeyPem,
+        });
+        const evil = logoutRequest(f, { nameId: 'bob' }).replace(
+          '</samlp:LogoutRequest>',
+          `${signedAssertion}</samlp:LogoutRequest>`,
+        );
+        return f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(evil) });
+      },
+    },
+    {
+      row: 'E5',
+      name: 'POST LogoutRequest signed by another key',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        f.backend.handleLogoutPost('corp', {
+          SAMLRequest: encodePost(
+            signElement(logoutRequest(f), 'LogoutRequest', {
+              privateKeyPem: testKeyPair('attacker').privateKeyPem,
+            }),
+          ),
+        }),
+    },
+    {
+      row: '-',
+      name: 'logout at an unknown IdP',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        f.backend.handleLogoutRedirect('nope', signedQuery(f, 'SAMLRequest', logoutRequest(f))),
+    },
+  ];
+  for (const c of CASES) {
+    it(`${c.row}: ${c.name} → ${c.code}`, async function () {
+      const f = samlFixture(WITH_SLO);
+      await expectRejection(c.run(f), c.code);
+    });
+  }
+});
