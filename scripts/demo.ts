@@ -2,12 +2,13 @@
 // Docker where it answers), the local backend with a break-glass admin whose password is made per
 // run, and the host on 127.0.0.1. Demo only: throwaway secrets, data in a temp dir.
 import { createApp, listen, parseConfig } from '@authbridge/server';
-import { slapdAvailable, startSlapd } from '@authbridge/testkit';
+import { freePort, slapdAvailable, startSlapd } from '@authbridge/testkit';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startDemoSamlIdp } from './demo-saml-idp.ts';
 import { startDemoTokenService } from './demo-token-service.ts';
 
 const INSTALL = ['slapd', 'ldap-utils', 'openssl'];
@@ -41,11 +42,19 @@ const tokens = await startDemoTokenService();
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
 writeFileSync(join(dir, 'ldap-ca.pem'), slapd.caCertPem);
 const adminPassword = randomBytes(12).toString('base64url');
-const port = Number(process.env['PORT'] ?? 8080);
+// The SAML IdP posts back to our ACS, so the public URL must be known before anything starts.
+const requestedPort = Number(process.env['PORT'] ?? 8080);
+const port = requestedPort === 0 ? await freePort() : requestedPort;
+const publicUrl = `http://127.0.0.1:${port}`;
+const idp = await startDemoSamlIdp({
+  entityId: `${publicUrl}/saml/metadata`,
+  acsUrl: `${publicUrl}/saml/demo/acs`,
+});
+writeFileSync(join(dir, 'demo-idp.pem'), idp.certPem);
 
 const config = parseConfig(
   {
-    server: { host: '127.0.0.1', port, secret: randomBytes(32).toString('base64url') },
+    server: { host: '127.0.0.1', port, publicUrl, secret: randomBytes(32).toString('base64url') },
     stores: { kind: 'sqlite', path: join(dir, 'authbridge.db') },
     backends: [
       {
@@ -66,6 +75,19 @@ const config = parseConfig(
           staff: ['wiki.edit'],
           auditors: ['audit.view'],
         },
+      },
+      {
+        type: 'saml',
+        sp: { entityId: `${publicUrl}/saml/metadata` },
+        idps: [
+          {
+            id: 'demo',
+            entityId: idp.entityId,
+            ssoUrl: idp.ssoUrl,
+            signingCertFiles: [join(dir, 'demo-idp.pem')],
+            displayName: 'the demo IdP',
+          },
+        ],
       },
       {
         type: 'rest',
@@ -102,6 +124,7 @@ authbridge demo is running at ${host.url}   (demo only: throwaway secrets, data 
                                                bob / bob-password       (staff)
                                                dave / dave-password     (platform, nested in engineering)
   Break-glass local admin:                     admin / ${adminPassword}
+  SAML (demo IdP, "Sign in with the demo IdP"): sam / sam-password, erin / erin-password
   Bearer token (demo token service):           curl -H 'Authorization: Bearer ${tokens.token}' ${host.url}/api/me
 
 Press Ctrl-C to stop.
@@ -110,6 +133,7 @@ Press Ctrl-C to stop.
 const stop = async (): Promise<void> => {
   await host.shutdown(5000);
   await tokens.close();
+  await idp.close();
   await slapd.stop();
   rmSync(dir, { recursive: true, force: true });
   process.exit(0);

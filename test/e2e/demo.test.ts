@@ -3,9 +3,14 @@
 import { slapdAvailable, requireServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 
 const demo = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(import.meta.dirname, '..', '..', 'artifacts');
 
 describe('npm start (the demo host)', function () {
   this.timeout(60_000);
@@ -56,6 +61,46 @@ describe('npm start (the demo host)', function () {
     const session = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
     return (await fetch(`${url()}/api/me`, { headers: { cookie: session } })).json();
   }
+
+  it('logs in a fourth way: SAML through the demo IdP, in headless Chromium', async function () {
+    requireServer(this, existsSync(CHROMIUM), 'chromium (apt-get install chromium)');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${url()}/login`);
+      await page.getByRole('button', { name: 'Sign in with the demo IdP' }).click();
+      await page.getByLabel('Username').fill('sam');
+      await page.getByLabel('Password').fill('sam-password');
+      await page.getByRole('button', { name: 'Sign in at the IdP' }).click();
+      await page.getByRole('button', { name: 'Continue to the application' }).click();
+      await page.waitForURL(`${url()}/`);
+      expect(await page.locator('#username').textContent()).to.equal('sam');
+      const me = (await (await page.goto(`${url()}/api/me`))!.json()) as Record<string, unknown>;
+      expect(me).to.deep.include({ username: 'sam', backend: 'saml' });
+      await page.goto(`${url()}/`);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${url()}/login`);
+      expect((await page.goto(`${url()}/api/me`))!.status()).to.equal(401);
+    } catch (error) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'demo-saml-round-trip.png'), fullPage: true });
+      throw error;
+    } finally {
+      await browser.close();
+    }
+  });
 
   it('prints the URL and the demo credentials', function () {
     expect(out).to.match(/alice \/ alice-password/);

@@ -6,11 +6,13 @@
 import {
   type AnyAuthBackend,
   AuthBridgeError,
+  type KeyValueStore,
   LocalPasswordBackend,
   type UserStore,
 } from '@authbridge/core';
 import { LdapBackend } from '@authbridge/ldap';
 import { RestTokenBackend } from '@authbridge/rest';
+import { SamlBackend } from '@authbridge/saml';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { BackendConfig } from './config/schema.js';
@@ -18,7 +20,11 @@ import type { BackendConfig } from './config/schema.js';
 /** What backends may need from the host. */
 export interface BackendContext {
   readonly userStore: UserStore;
+  /** Replay caches (SAML request and assertion IDs). */
+  readonly kvStore: KeyValueStore;
   readonly logger: Logger;
+  /** `server.publicUrl`: the base of SAML endpoint URLs. */
+  readonly publicUrl: string | undefined;
 }
 
 type Builder<T extends BackendConfig['type']> = (
@@ -44,24 +50,34 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
   },
   ldap: async (config, context) => {
     const { tls, ...options } = config;
-    let ca: string | undefined;
-    if (tls?.caFile !== undefined) {
-      try {
-        ca = readFileSync(tls.caFile, 'utf8');
-      } catch (cause) {
-        throw new AuthBridgeError(
-          'CONFIG_INVALID',
-          `backends (${config.id}): cannot read tls.caFile ${tls.caFile}`,
-          { cause },
-        );
-      }
-    }
+    const ca = tls?.caFile === undefined ? undefined : readConfigFile(tls.caFile, config.id);
     return new LdapBackend({
       ...options,
       tls: tls && { servername: tls.servername, minVersion: tls.minVersion, ca },
       store: context.userStore,
       // Reasons (locked, expired...) go to the logs only; the client sees a generic failure.
       logger: eventLogger(context.logger, config.id),
+    });
+  },
+  saml: async (config, context) => {
+    const { sp, idps, type, ...options } = config;
+    return new SamlBackend({
+      ...options,
+      users: context.userStore,
+      replayStore: context.kvStore,
+      sp: {
+        entityId: sp.entityId,
+        baseUrl: context.publicUrl ?? '',
+        signingKey:
+          sp.signingKeyFile === undefined
+            ? undefined
+            : readConfigFile(sp.signingKeyFile, config.id),
+        signingCerts: sp.signingCertFiles?.map((f) => readConfigFile(f, config.id)),
+      },
+      idps: idps.map(({ signingCertFiles, ...idp }) => ({
+        ...idp,
+        signingCerts: signingCertFiles.map((f) => readConfigFile(f, config.id)),
+      })),
     });
   },
   rest: async (config, context) => {
@@ -112,4 +128,15 @@ export async function buildBackends(
     backends.push(await build(config, context));
   }
   return backends;
+}
+
+/** Reads a PEM or other file named in the configuration. */
+function readConfigFile(path: string, backendId: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new AuthBridgeError('CONFIG_INVALID', `backend ${backendId}: cannot read ${path}`, {
+      cause,
+    });
+  }
 }

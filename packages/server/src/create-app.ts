@@ -25,8 +25,11 @@ import {
   logout,
   requireAuth,
   safeLocalPath,
+  samlLogoutUrl,
+  samlRoutes,
   sessions,
 } from '@authbridge/koa';
+import { SamlBackend } from '@authbridge/saml';
 import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import { buildBackends } from './build-backends.js';
@@ -78,7 +81,12 @@ export async function createApp(
   const kvStore: KeyValueStore = memory
     ? new MemoryKeyValueStore()
     : new SqliteKeyValueStore({ path: config.stores.path });
-  const backends = await buildBackends(config.backends, { userStore, logger });
+  const backends = await buildBackends(config.backends, {
+    userStore,
+    kvStore,
+    logger,
+    publicUrl: config.server.publicUrl,
+  });
   const authenticator = new Authenticator({ backends });
   const metrics = createMetrics(authenticator);
   const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));
@@ -88,7 +96,16 @@ export async function createApp(
   app.silent = true; // errors are logged by errorHandler, with request ids
 
   app.use(requestLog(logger));
-  app.use(securityHeaders());
+  const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);
+  const samlIdps = samlBackends.flatMap((b) =>
+    b.listIdps().map((i) => ({ id: i.id, displayName: i.displayName })),
+  );
+  const idpOrigins = config.backends.flatMap((b) =>
+    b.type === 'saml'
+      ? b.idps.flatMap((i) => [i.ssoUrl, i.sloUrl ?? i.ssoUrl].map((u) => new URL(u).origin))
+      : [],
+  );
+  app.use(securityHeaders(idpOrigins));
   app.use(
     errorHandler({
       logger: {
@@ -139,9 +156,10 @@ export async function createApp(
 
   // Bearer API requests are stateless: they never touch the session store or CSRF.
   const bearerAuth = bearer({ authenticator, realm: 'authbridge' });
-  const web = new Router<HostState>();
-  web.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
-  web.use(async (ctx, next) => {
+  // App-level rather than router-level: @koa/router runs `use` middleware only for paths one of
+  // its routes matches, and the SAML endpoints are served by middleware, not routes.
+  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
+  app.use(async (ctx, next) => {
     if (ctx.path.startsWith('/api/') && ctx.get('authorization') !== '')
       await bearerAuth(ctx, next);
     else await sessionChain(ctx, next);
@@ -149,9 +167,12 @@ export async function createApp(
   const sessionChain = composeAll([
     sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs }),
     authbridge({ authenticator, secret: config.server.secret }),
+    // Before csrf(): the ACS and SLO take cross-site POSTs from IdPs, checked by signatures.
+    ...samlBackends.map((backend) => samlRoutes({ backend, authenticator, sessionStore: kvStore })),
     csrf(),
   ]);
 
+  const web = new Router<HostState>();
   web.get('/', async (ctx) => {
     const user = await ctx.state.user;
     ctx.type = 'html';
@@ -167,6 +188,7 @@ export async function createApp(
       csrfToken: csrfToken(ctx),
       next: safeLocalPath(ctx.query['next']),
       passwordLogin,
+      samlIdps,
     });
   });
   web.post('/login', async (ctx) => {
@@ -186,6 +208,7 @@ export async function createApp(
         username,
         next,
         passwordLogin,
+        samlIdps,
       });
       return;
     }
@@ -194,9 +217,13 @@ export async function createApp(
     ctx.redirect(next ?? '/');
   });
   web.post('/logout', async (ctx) => {
+    // A SAML login also ends at its IdP (Single Logout); the local session ends now either way.
+    const user = await ctx.state.user;
+    const owner = samlBackends.find((b) => b.id === user.backendId);
+    const idpLogout = owner === undefined ? undefined : await samlLogoutUrl(ctx, owner, '/login');
     await logout(ctx);
     ctx.status = 303;
-    ctx.redirect('/login');
+    ctx.redirect(idpLogout ?? '/login');
   });
   web.get('/api/me', requireAuth(), async (ctx) => {
     const user = await ctx.state.user;

@@ -169,8 +169,49 @@ const restBackend = z
   })
   .strict();
 
-/** The backend chain, in order. More types arrive as their packages land. */
-const backend = z.discriminatedUnion('type', [localBackend, ldapBackend, restBackend]);
+/** One SAML identity provider. Its ACS URL is `<server.publicUrl>/saml/<id>/acs`. */
+const samlIdp = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'IdP ids are lower-case letters, digits, - and _'),
+    entityId: z.string().min(1),
+    ssoUrl: z.url(),
+    sloUrl: z.url().optional(),
+    /** PEM files of the IdP's signing certificates (several during a key rollover). */
+    signingCertFiles: z.array(z.string().min(1)).min(1),
+    displayName: z.string().min(1).optional(),
+    emailDomains: z.array(z.string().min(1)).optional(),
+    /** Unsolicited responses: off unless written out. */
+    allowIdpInitiated: z.boolean().default(false),
+    requiredAuthnContext: z.array(z.string().min(1)).optional(),
+    forceAuthn: z.boolean().optional(),
+    authnRequestBinding: z.enum(['redirect', 'post']).optional(),
+    signAuthnRequests: z.boolean().optional(),
+  })
+  .strict();
+
+/** `@authbridge/saml`: a service provider for one or several IdPs. */
+const samlBackend = z
+  .object({
+    type: z.literal('saml'),
+    id: z.string().min(1).default('saml'),
+    sp: z
+      .object({
+        entityId: z.string().min(1),
+        /** PEM private key to sign AuthnRequests, logout messages and metadata. */
+        signingKeyFile: z.string().min(1).optional(),
+        signingCertFiles: z.array(z.string().min(1)).optional(),
+      })
+      .strict(),
+    idps: z.array(samlIdp).min(1),
+    clockSkewMs: z.number().int().min(0).max(600_000).optional(),
+    maxSessionMs: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** The backend chain, in order. */
+const backend = z.discriminatedUnion('type', [localBackend, ldapBackend, restBackend, samlBackend]);
 
 export const configSchema = z
   .object({
@@ -211,7 +252,17 @@ export const configSchema = z
       .strict()
       .default({ level: 'info' }),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // SAML endpoints are built from the configured public URL, never from the Host header.
+    if (config.backends.some((b) => b.type === 'saml') && config.server.publicUrl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'publicUrl'],
+        message: 'required when a saml backend is configured',
+      });
+    }
+  });
 
 /** The validated, fully-defaulted configuration. */
 export type HostConfig = z.infer<typeof configSchema>;

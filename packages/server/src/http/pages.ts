@@ -38,6 +38,8 @@ export interface LoginPageModel {
   readonly next?: string | undefined;
   /** Whether any backend takes a username and password. */
   readonly passwordLogin: boolean;
+  /** SAML identity providers to offer, one button each. */
+  readonly samlIdps?: readonly { readonly id: string; readonly displayName: string }[];
 }
 
 /** The login page. */
@@ -56,7 +58,17 @@ ${model.next ? `<input type="hidden" name="next" value="${escapeHtml(model.next)
 <button type="submit">Sign in</button>
 </form>`
     : '';
-  return layout('Sign in', `<h1>Sign in</h1>\n${error}\n${form}`);
+  const next = model.next
+    ? `<input type="hidden" name="next" value="${escapeHtml(model.next)}">`
+    : '';
+  const idps = (model.samlIdps ?? [])
+    .map(
+      (idp) => `<form method="get" action="/saml/${encodeURIComponent(idp.id)}/login">${next}
+<button type="submit">Sign in with ${escapeHtml(idp.displayName)}</button>
+</form>`,
+    )
+    .join('\n');
+  return layout('Sign in', `<h1>Sign in</h1>\n${error}\n${form}\n${idps}`);
 }
 
 /** The home page: who is logged in, and a logout button. */

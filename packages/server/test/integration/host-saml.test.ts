@@ -1,0 +1,188 @@
+// The reference host with a SAML backend, against the demo IdP (an in-process IdP that signs with
+// keys made at start): SP-initiated login end to end over HTTP, metadata, replay, logout.
+import { createApp, type HostApp, listen, parseConfig, type RunningHost } from '@authbridge/server';
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { type DemoSamlIdp, startDemoSamlIdp } from '../../../../scripts/demo-saml-idp.ts';
+
+/** A tiny cookie-keeping client that does not follow redirects. */
+class Browser {
+  readonly #cookies = new Map<string, string>();
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const host = new URL(url).host;
+    const headers: Record<string, string> = {};
+    const cookie = this.#cookies.get(host);
+    if (cookie) headers['cookie'] = cookie;
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const res = await fetch(url, {
+      method: init.method ?? 'GET',
+      headers,
+      body,
+      redirect: 'manual',
+    });
+    const set = res.headers.get('set-cookie');
+    if (set) this.#cookies.set(host, set.split(';')[0]!);
+    return res;
+  }
+}
+
+function formOf(html: string): { action: string; fields: Record<string, string> } {
+  const action = /<form method="post" action="([^"]+)"/
+    .exec(html)![1]!
+    .replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+  const fields: Record<string, string> = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    fields[m[1]!] = m[2]!
+      .replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)))
+      .replace(/&amp;/g, '&');
+  }
+  return { action, fields };
+}
+
+describe('reference host with SAML (demo IdP)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let app: HostApp;
+  let host: RunningHost;
+  let idp: DemoSamlIdp;
+
+  before(async function () {
+    dir = mkdtempSync(join(tmpdir(), 'authbridge-host-saml-'));
+    // The SP's URL must be known before the IdP starts (it posts to the ACS), so listen first on a
+    // fixed free port found by a throwaway listener.
+    const probe = await listen(
+      await createApp(
+        parseConfig(
+          {
+            server: { secret: 'p'.repeat(32) },
+            stores: { kind: 'memory' },
+            backends: [{ type: 'local' }],
+            logging: { level: 'silent' },
+          },
+          {},
+        ),
+        { logger: pino({ level: 'silent' }) },
+      ),
+      '127.0.0.1',
+      0,
+    );
+    const publicUrl = probe.url;
+    await probe.shutdown(100);
+    idp = await startDemoSamlIdp({
+      entityId: `${publicUrl}/saml/metadata`,
+      acsUrl: `${publicUrl}/saml/demo/acs`,
+    });
+    writeFileSync(join(dir, 'idp.pem'), idp.certPem);
+    const config = parseConfig(
+      {
+        server: {
+          port: Number(new URL(publicUrl).port),
+          publicUrl,
+          secret: 'a-host-test-secret-of-at-least-32-chars',
+        },
+        stores: { path: join(dir, 'host.db') },
+        backends: [
+          {
+            type: 'saml',
+            sp: { entityId: `${publicUrl}/saml/metadata` },
+            idps: [
+              {
+                id: 'demo',
+                entityId: idp.entityId,
+                ssoUrl: idp.ssoUrl,
+                signingCertFiles: [join(dir, 'idp.pem')],
+                displayName: 'Demo IdP',
+              },
+            ],
+          },
+        ],
+        logging: { level: 'silent' },
+      },
+      {},
+    );
+    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    host = await listen(app, '127.0.0.1', config.server.port);
+  });
+
+  after(async function () {
+    await host.shutdown(1000);
+    await idp.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('offers the IdP on the login page and publishes SP metadata', async function () {
+    const page = await (await fetch(`${host.url}/login`)).text();
+    expect(page).to.include('action="/saml/demo/login"').and.include('Sign in with Demo IdP');
+    const metadata = await fetch(`${host.url}/saml/demo/metadata`);
+    expect(metadata.headers.get('content-type')).to.include('samlmetadata+xml');
+    expect(await metadata.text()).to.include(`${host.url}/saml/demo/acs`);
+  });
+
+  it('logs in SP-initiated through the IdP, refuses a replay, and logs out', async function () {
+    const browser = new Browser();
+    const start = await browser.request(`${host.url}/saml/demo/login?next=/api/me`);
+    expect(start.status).to.equal(302);
+    const sso = start.headers.get('location')!;
+    expect(sso.startsWith(idp.ssoUrl)).to.equal(true);
+    const idpPage = await (await browser.request(sso)).text();
+    const loginForm = formOf(idpPage);
+    const posted = await browser.request(new URL(loginForm.action, idp.ssoUrl).href, {
+      method: 'POST',
+      form: { ...loginForm.fields, username: 'sam', password: 'sam-password' },
+    });
+    const acsForm = formOf(await posted.text());
+    expect(acsForm.action).to.equal(`${host.url}/saml/demo/acs`);
+    const acs = await browser.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    expect(acs.status).to.equal(303);
+    expect(acs.headers.get('location')).to.equal('/api/me');
+    const me = (await (await browser.request(`${host.url}/api/me`)).json()) as {
+      username: string;
+      backend: string;
+    };
+    expect(me).to.include({ username: 'sam', backend: 'saml' });
+
+    const replay = await new Browser().request(acsForm.action, {
+      method: 'POST',
+      form: acsForm.fields,
+    });
+    expect(replay.status).to.equal(401);
+    expect(((await replay.json()) as { code: string }).code).to.be.oneOf([
+      'REPLAY_DETECTED',
+      'PROTOCOL_INVALID',
+    ]);
+
+    const home = await (await browser.request(`${host.url}/`)).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!;
+    const out = await browser.request(`${host.url}/logout`, {
+      method: 'POST',
+      form: { _csrf: csrf },
+    });
+    expect(out.status).to.equal(303);
+    expect((await browser.request(`${host.url}/api/me`)).status).to.equal(401);
+  });
+
+  it('answers a forged SAMLResponse with a generic failure', async function () {
+    const res = await fetch(`${host.url}/saml/demo/acs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        SAMLResponse: Buffer.from('<Response/>').toString('base64'),
+      }).toString(),
+    });
+    expect(res.status).to.equal(401);
+    expect(await res.json()).to.deep.equal({
+      code: 'PROTOCOL_INVALID',
+      message: 'Authentication failed',
+    });
+  });
+});
