@@ -63,6 +63,11 @@ export interface LdapGroupOptions {
   readonly maxDepth?: number;
   /** Extra filter on group entries. Default from the preset. */
   readonly filter?: string;
+  /**
+   * Page size of group searches (RFC 2696 paged results): a user in more groups than the
+   * server's size limit still gets all of them. Default 500.
+   */
+  readonly pageSize?: number;
 }
 
 /** The user flags that can be derived from groups. */
@@ -112,6 +117,17 @@ export interface LdapBackendOptions {
    * e.g. `uid={username},ou=people,dc=example,dc=org`.
    */
   readonly userDnTemplate?: string;
+  /**
+   * Active Directory bind: bind with this name, `{username}` replaced by the login name as typed
+   * (no DN escaping: it is not a DN), then read the user's own entry as the user.
+   * - `{username}@example.org`: a user principal name; the entry is the one under
+   *   `userSearch.base` whose `userPrincipalName` is the bound name;
+   * - `EXAMPLE\{username}`: a down-level logon name; the entry is the one whose
+   *   `sAMAccountName` is the login name.
+   * Needs `userSearch` (where the entry lives; its filter applies too); a login name holding
+   * `@`, `\` or a control character is refused before any I/O.
+   */
+  readonly userBindName?: string;
   /** Attribute matched against the login name. Default from the preset (`uid`). */
   readonly usernameAttribute?: string;
   /** Attribute holding the stable user id. Default from the preset (`entryUUID`). */
@@ -155,6 +171,18 @@ export interface LdapBackendOptions {
   readonly poolSize?: number;
   /** Pooled connections are replaced after this long. Default 10 minutes. */
   readonly poolMaxLifetimeMs?: number;
+  /**
+   * A pooled connection idle for longer than this is pinged (a root DSE read) before it is used
+   * again, and replaced if the ping fails: a connection a firewall dropped silently is noticed
+   * within {@link LdapBackendOptions.healthCheckTimeoutMs} instead of eating a login's whole
+   * deadline. 0 pings before every use. Default 30 s.
+   */
+  readonly poolIdlePingMs?: number;
+  /**
+   * Budget of {@link LdapBackend.healthCheck} and of an idle-connection ping (capped by the
+   * login's own deadline). Default 2 s.
+   */
+  readonly healthCheckTimeoutMs?: number;
   /** A server that failed to connect is skipped for this long (doubling, max 8×). Default 5 s. */
   readonly failoverBackoffMs?: number;
   /** Bind as a dummy DN when the user is not found, so timing does not tell. Default true. */
@@ -186,7 +214,17 @@ export type ResolvedFlow =
       readonly scope: 'sub' | 'one';
       readonly filter: Filter | undefined;
     }
-  | { readonly kind: 'template'; readonly template: string };
+  | { readonly kind: 'template'; readonly template: string }
+  | {
+      readonly kind: 'bindName';
+      /** `{username}@domain` or `DOMAIN\{username}`. */
+      readonly template: string;
+      /** Which attribute the own-entry search matches: the UPN, or the sAMAccountName. */
+      readonly form: 'upn' | 'downLevel';
+      readonly bases: readonly string[];
+      readonly scope: 'sub' | 'one';
+      readonly filter: Filter | undefined;
+    };
 
 /** Group settings, resolved. */
 export interface ResolvedGroups {
@@ -195,6 +233,7 @@ export interface ResolvedGroups {
   readonly nested: boolean;
   readonly maxDepth: number;
   readonly filter: Filter | undefined;
+  readonly pageSize: number;
 }
 
 /** {@link LdapBackendOptions} checked, defaulted and frozen. */
@@ -231,6 +270,8 @@ export interface ResolvedLdapOptions {
   readonly searchTimeLimitSeconds: number;
   readonly poolSize: number;
   readonly poolMaxLifetimeMs: number;
+  readonly poolIdlePingMs: number;
+  readonly healthCheckTimeoutMs: number;
   readonly failoverBackoffMs: number;
   readonly dummyBind: boolean;
   readonly minFailureMs: number;
@@ -374,6 +415,7 @@ function resolveGroups(
     nested: bool(groups.nested, 'groups.nested', false),
     maxDepth: integer(groups.maxDepth, 'groups.maxDepth', 10, 1, 100),
     filter: parseConfigFilter(groups.filter ?? preset.groupFilter, 'groups.filter'),
+    pageSize: integer(groups.pageSize, 'groups.pageSize', 500, 1, 10_000),
   });
 }
 
@@ -410,6 +452,9 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
   if ((options.userSearch === undefined) === (options.userDnTemplate === undefined)) {
     fail('set exactly one of userSearch and userDnTemplate');
   }
+  if (options.userBindName !== undefined && options.userSearch === undefined) {
+    fail('userBindName needs userSearch, to find the entry of the bound user');
+  }
   let flow: ResolvedFlow;
   let defaultIssuer: string;
   if (options.userSearch !== undefined) {
@@ -417,12 +462,26 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
     const bases = dnList(us.base, 'userSearch.base');
     const scope = us.scope ?? 'sub';
     if (!['sub', 'one'].includes(scope)) fail('userSearch.scope must be sub or one');
-    flow = Object.freeze({
-      kind: 'search',
-      bases: Object.freeze(bases),
-      scope,
-      filter: parseConfigFilter(us.filter ?? preset.userFilter, 'userSearch.filter'),
-    });
+    const filter = parseConfigFilter(us.filter ?? preset.userFilter, 'userSearch.filter');
+    if (options.userBindName === undefined) {
+      flow = Object.freeze({ kind: 'search', bases: Object.freeze(bases), scope, filter });
+    } else {
+      const template = nonEmptyString(options.userBindName, 'userBindName');
+      // A domain part of ordinary characters only: no second placeholder, separator or space.
+      const form = /^\{username\}@[A-Za-z0-9.-]+$/.test(template)
+        ? 'upn'
+        : /^[A-Za-z0-9._-]+\\\{username\}$/.test(template)
+          ? 'downLevel'
+          : fail('userBindName must be {username}@domain or DOMAIN\\{username}');
+      flow = Object.freeze({
+        kind: 'bindName',
+        template,
+        form,
+        bases: Object.freeze(bases),
+        scope,
+        filter,
+      });
+    }
     defaultIssuer = normalizeDn(bases[0] ?? '');
   } else {
     const template = nonEmptyString(options.userDnTemplate, 'userDnTemplate');
@@ -528,6 +587,14 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
       600_000,
       1_000,
       86_400_000,
+    ),
+    poolIdlePingMs: integer(options.poolIdlePingMs, 'poolIdlePingMs', 30_000, 0, 86_400_000),
+    healthCheckTimeoutMs: integer(
+      options.healthCheckTimeoutMs,
+      'healthCheckTimeoutMs',
+      2_000,
+      50,
+      300_000,
     ),
     failoverBackoffMs: integer(options.failoverBackoffMs, 'failoverBackoffMs', 5_000, 0, 3_600_000),
     dummyBind: bool(options.dummyBind, 'dummyBind', true),

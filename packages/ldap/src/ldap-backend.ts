@@ -36,7 +36,7 @@ import {
   toBackendError,
 } from './map-ldap-error.js';
 import { ServerSet } from './server-set.js';
-import { ServicePool } from './service-pool.js';
+import { readRootDse, ServicePool } from './service-pool.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** What {@link LdapBackend} accepts. */
@@ -214,8 +214,17 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       }
       found = lookup.found;
       userDn = found.dn;
+    } else if (o.flow.kind === 'template') {
+      const value = escapeDnValue(username);
+      // A function, not a string: `$&`, `$'` and friends in a username are not patterns.
+      userDn = o.flow.template.replace('{username}', () => value);
     } else {
-      userDn = o.flow.template.replace('{username}', escapeDnValue(username));
+      // Not a DN, so nothing to escape; a second `@` or `\` could name another domain's
+      // account, and control characters have no place in a logon name.
+      // eslint-disable-next-line no-control-regex -- control characters are what is refused.
+      if (/[@\\\u0000-\u001f\u007f]/.test(username))
+        return { kind: 'fail', reason: 'user-not-found' };
+      userDn = o.flow.template.replace('{username}', () => username);
     }
 
     const conn = await openConnection(o, this.#servers, deadline, (ms) => new Deadline(ms));
@@ -243,7 +252,23 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       } else if (state !== undefined) {
         return { kind: 'fail', reason: state };
       }
-      if (found === undefined) {
+      if (found === undefined && o.flow.kind === 'bindName') {
+        // Active Directory bind name: find our own entry, as ourselves.
+        const flow = o.flow;
+        const filter =
+          flow.form === 'upn'
+            ? userFilter('userPrincipalName', userDn, flow.filter)
+            : userFilter('sAMAccountName', username, flow.filter);
+        const perBase = await Promise.all(
+          flow.bases.map((base) => this.#search(conn, deadline, base, filter, flow.scope, 2)),
+        );
+        const byDn = new Map<string, Entry>();
+        for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
+        const [entry, ...others] = byDn.values();
+        if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
+        if (others.length > 0) return { kind: 'fail', reason: 'ambiguous-user' };
+        found = { dn: entry.dn, entry };
+      } else if (found === undefined) {
         // Direct bind: read our own entry, as ourselves.
         const entries = await this.#search(conn, deadline, userDn, undefined, 'base');
         const entry = entries[0];
@@ -372,7 +397,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
                   filter,
                   attributes: ['1.1'],
                   timeLimit: o.searchTimeLimitSeconds,
-                  paged: { pageSize: 500 },
+                  paged: { pageSize: groups.pageSize },
                 }),
                 'group search',
                 () => {
@@ -399,10 +424,12 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     if (o.requireGroup !== undefined && !evaluateGroupQuery(o.requireGroup, normalized)) {
       return { kind: 'fail', reason: 'require-group' };
     }
-    const flag = (q: typeof o.userFlags.isActive, fallback: boolean): boolean =>
-      q === undefined ? fallback : evaluateGroupQuery(q, normalized);
-    const isActive = flag(o.userFlags.isActive, true);
-    if (!isActive && !o.allowInactive) return { kind: 'fail', reason: 'inactive' };
+    // An unconfigured flag is undefined, not a default: the store then keeps what it has, so a
+    // flag set locally (say an account deactivated by an admin) survives the next login.
+    const flag = (q: typeof o.userFlags.isActive): boolean | undefined =>
+      q === undefined ? undefined : evaluateGroupQuery(q, normalized);
+    const isActive = flag(o.userFlags.isActive);
+    if (isActive === false && !o.allowInactive) return { kind: 'fail', reason: 'inactive' };
 
     const rawId = values(entry, o.idAttribute)[0];
     if (rawId === undefined) {
@@ -435,14 +462,15 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         email: firstString(entry, o.emailAttribute),
         displayName: firstString(entry, o.displayNameAttribute),
         isActive,
-        isStaff: flag(o.userFlags.isStaff, false),
-        isSuperuser: flag(o.userFlags.isSuperuser, false),
+        isStaff: flag(o.userFlags.isStaff),
+        isSuperuser: flag(o.userFlags.isSuperuser),
         groups: groupNames,
         attributes,
       },
       { create: !o.noNewUsers, update: o.updateUsers },
     );
     if (provisioned === null) return { kind: 'fail', reason: 'no-new-users' };
+    if (!provisioned.user.isActive && !o.allowInactive) return { kind: 'fail', reason: 'inactive' };
     return { kind: 'user', user: userFromStored(provisioned.user) };
   }
 
@@ -478,6 +506,37 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       if (perm.startsWith(`${label}.`)) return true;
     }
     return false;
+  }
+
+  /**
+   * Resolves when the directory answers: a root DSE read on a pooled service-account connection
+   * (connected, StartTLS, bound as the service account), within `healthCheckTimeoutMs`. For
+   * readiness probes; it never touches a user entry.
+   *
+   * @throws {AuthBridgeError} BACKEND_UNAVAILABLE when no server answers in time, the service
+   *   bind is refused, or the backend is closed; the cause and the server go to `detail`.
+   */
+  async healthCheck(): Promise<void> {
+    if (this.#closed) {
+      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, { detail: 'backend is closed' });
+    }
+    const deadline = new Deadline(this.#o.healthCheckTimeoutMs);
+    try {
+      await this.#pool.run(deadline, 'health check', (conn) =>
+        readRootDse(conn, this.#o.searchTimeLimitSeconds),
+      );
+    } catch (error) {
+      const e = toBackendError(error);
+      this.#o.logger.warn('ldap.health_check_failed', {
+        backend: this.id,
+        code: e.code,
+        detail: e.detail,
+      });
+      // One code for probes: a timeout is unavailability too.
+      throw e.code === 'BACKEND_UNAVAILABLE'
+        ? e
+        : new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, { detail: e.detail, cause: e });
+    }
   }
 
   async close(): Promise<void> {

@@ -12,11 +12,30 @@
 import { AuthBridgeError } from '@authbridge/core';
 import { Client } from 'ldapts';
 import { connect as netConnect, isIP, Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  type SecureContext,
+  connect as tlsConnect,
+  type TLSSocket,
+} from 'node:tls';
 import type { Deadline } from './deadline.js';
 import type { ResolvedLdapOptions, ResolvedServer } from './ldap-backend-options.js';
 import { toBackendError } from './map-ldap-error.js';
 import type { ServerSet } from './server-set.js';
+
+// One TLS context per backend configuration: parsing the CA bundle and setting up an OpenSSL
+// context for every connection is a large share of a login's CPU time (one connection each).
+const secureContexts = new WeakMap<ResolvedLdapOptions, SecureContext>();
+
+function secureContextFor(options: ResolvedLdapOptions): SecureContext {
+  let context = secureContexts.get(options);
+  if (context === undefined) {
+    context = createSecureContext(options.tls);
+    secureContexts.set(options, context);
+  }
+  return context;
+}
 
 function refusedSocket(): Socket {
   const socket = new Socket();
@@ -79,8 +98,16 @@ export class LdapConnection {
     options: ResolvedLdapOptions,
     deadline: Deadline,
   ): Promise<LdapConnection> {
+    let secureContext: SecureContext | undefined;
+    try {
+      if (server.secure || server.startTls) secureContext = secureContextFor(options);
+    } catch (error) {
+      // An unusable CA or client certificate: no server can be reached with it.
+      throw toBackendError(error, server.url);
+    }
     const tlsOptions: ConnectionOptions = {
       ...options.tls,
+      ...(secureContext === undefined ? {} : { secureContext }),
       host: server.host,
       // SNI must be a name, never an IP address (RFC 6066); verification then uses `host`.
       ...(options.tls.servername === undefined && isIP(server.host) === 0

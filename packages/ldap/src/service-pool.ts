@@ -4,8 +4,10 @@
  * LDAP multiplexes operations on one connection, so each pooled connection serves many concurrent
  * searches; the pool only spreads load and limits sockets. A connection is checked before every
  * use (still connected, still bound, younger than the maximum lifetime) and rebuilt (connect,
- * StartTLS, bind) when it is not. User binds never come here: a bind changes a connection's
- * identity, so each login binds on its own connection.
+ * StartTLS, bind) when it is not. One idle for longer than `poolIdlePingMs` is also pinged (a
+ * root DSE read within `healthCheckTimeoutMs`) first: a socket a firewall or load balancer
+ * dropped without a FIN looks connected until an operation hangs on it. User binds never come
+ * here: a bind changes a connection's identity, so each login binds on its own connection.
  *
  * @packageDocumentation
  */
@@ -20,6 +22,23 @@ import type { ServerSet } from './server-set.js';
 interface Slot {
   conn: LdapConnection | undefined;
   building: Promise<LdapConnection> | undefined;
+  /** A ping of `conn` in progress, shared by everyone who wants the slot meanwhile. */
+  pinging: Promise<void> | undefined;
+  /** Operations running on `conn`. */
+  busy: number;
+  /** When `conn` last finished an operation or a ping, or was built (performance.now()). */
+  lastUsed: number;
+}
+
+/** The cheapest read every directory answers, to anyone: the root DSE, no attributes. */
+export async function readRootDse(conn: LdapConnection, timeLimitSeconds: number): Promise<void> {
+  await conn.client.search('', {
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: ['1.1'],
+    sizeLimit: 1,
+    timeLimit: timeLimitSeconds,
+  });
 }
 
 /** Service-account connections, rebuilt on demand. */
@@ -36,6 +55,9 @@ export class ServicePool {
     this.#slots = Array.from({ length: options.poolSize }, () => ({
       conn: undefined,
       building: undefined,
+      pinging: undefined,
+      busy: 0,
+      lastUsed: 0,
     }));
   }
 
@@ -54,6 +76,7 @@ export class ServicePool {
       throw new AuthBridgeError('INTERNAL', undefined, { detail: 'no pool slot' });
     for (let attempt = 0; ; attempt++) {
       const { conn, fresh } = await this.#acquire(slot, deadline);
+      slot.busy++;
       try {
         return await deadline.run(work(conn), what, () => {
           this.#discard(slot, conn);
@@ -68,6 +91,9 @@ export class ServicePool {
           server: conn.server.url,
           detail: e.detail,
         });
+      } finally {
+        slot.busy--;
+        slot.lastUsed = performance.now();
       }
     }
   }
@@ -76,10 +102,30 @@ export class ServicePool {
     slot: Slot,
     deadline: Deadline,
   ): Promise<{ conn: LdapConnection; fresh: boolean }> {
-    if (this.#closed) throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
-    const current = slot.conn;
-    if (current !== undefined && this.#healthy(current)) return { conn: current, fresh: false };
-    if (current !== undefined) this.#discard(slot, current);
+    // At most two rounds: a failed ping empties the slot, and the next round builds.
+    for (let round = 0; round < 2; round++) {
+      if (this.#closed) throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+      const current = slot.conn;
+      if (current === undefined) break;
+      if (!this.#healthy(current)) {
+        this.#discard(slot, current);
+        break;
+      }
+      const idleFor = performance.now() - slot.lastUsed;
+      if (slot.busy > 0 || idleFor <= this.#options.poolIdlePingMs) {
+        return { conn: current, fresh: false };
+      }
+      slot.pinging ??= this.#ping(slot, current, deadline).finally(() => {
+        slot.pinging = undefined;
+      });
+      await deadline.run(slot.pinging, 'pool ping');
+      if (slot.conn === current) return { conn: current, fresh: false };
+    }
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+    if (slot.conn !== undefined && this.#healthy(slot.conn)) {
+      // Someone else rebuilt the slot while we waited for the ping.
+      return { conn: slot.conn, fresh: false };
+    }
     // Concurrent callers wait for one rebuild instead of each opening a socket.
     slot.building ??= this.#build(deadline).finally(() => {
       slot.building = undefined;
@@ -89,8 +135,31 @@ export class ServicePool {
       void conn.close();
       throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
     }
-    slot.conn = conn;
+    if (slot.conn !== conn) {
+      slot.conn = conn;
+      slot.lastUsed = performance.now();
+    }
     return { conn, fresh: true };
+  }
+
+  /**
+   * Pings an idle pooled connection; on failure (or no answer within `healthCheckTimeoutMs`) the
+   * connection is dropped from the slot so the caller builds a new one. Never rejects.
+   */
+  async #ping(slot: Slot, conn: LdapConnection, deadline: Deadline): Promise<void> {
+    const budget = new Deadline(Math.min(deadline.remaining(), this.#options.healthCheckTimeoutMs));
+    try {
+      await budget.run(readRootDse(conn, this.#options.searchTimeLimitSeconds), 'pool ping', () => {
+        conn.destroy();
+      });
+      slot.lastUsed = performance.now();
+    } catch (error) {
+      this.#discard(slot, conn);
+      this.#options.logger.info('ldap.pool_ping_failed', {
+        server: conn.server.url,
+        detail: toBackendError(error, conn.server.url).detail,
+      });
+    }
   }
 
   // A method, not the field: the field may change while we await, which narrowing cannot see.

@@ -201,6 +201,18 @@ describe('LdapBackend authentication (slapd)', function () {
         ).to.be.null;
       }
     });
+
+    it('puts the username into the template literally: `$&` and friends are not patterns', async function () {
+      const { backend } = make({
+        userSearch: undefined,
+        userDnTemplate: `uid={username},${PEOPLE}`,
+      });
+      for (const username of ['$&', "$'", '$`', '$$']) {
+        expect(await backend.authenticate(undefined, { username, password: 'x' }), username).to.be
+          .null;
+        expect(await server.log(), username).to.include(`BIND dn="uid=${username},${PEOPLE}"`);
+      }
+    });
   });
 
   describe('password policy (ppolicy control)', function () {

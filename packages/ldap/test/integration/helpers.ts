@@ -1,5 +1,6 @@
 // Shared fixture code for the LDAP integration tests.
 import { startSlapd, type SlapdServer } from '@authbridge/testkit';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { LdapBackendOptions, LdapLogFields, LdapLogger } from '@authbridge/ldap';
 
 export const BASE = 'dc=example,dc=org';
@@ -58,3 +59,72 @@ export async function acceptCount(server: SlapdServer): Promise<number> {
 }
 
 export { startSlapd };
+
+/**
+ * A TCP proxy in front of a server that can silently drop its current connections: they stay
+ * open but nothing passes any more, as when a firewall or load balancer forgets an idle flow.
+ * New connections are forwarded normally.
+ */
+export class BlackholeProxy {
+  readonly #server: Server;
+  readonly #pairs = new Set<{ client: Socket; upstream: Socket }>();
+  readonly #frozen = new Set<{ client: Socket; upstream: Socket }>();
+  port = 0;
+
+  private constructor(targetPort: number) {
+    this.#server = createServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: targetPort });
+      const pair = { client, upstream };
+      this.#pairs.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const drop = (): void => {
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+  }
+
+  static async start(targetPort: number): Promise<BlackholeProxy> {
+    const proxy = new BlackholeProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.#server.address() as AddressInfo).port;
+    return proxy;
+  }
+
+  get url(): string {
+    return `ldap://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections open through the proxy. */
+  get connections(): number {
+    return this.#pairs.size;
+  }
+
+  /** Stops forwarding on every current connection without closing it. */
+  blackhole(): void {
+    for (const { client, upstream } of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    for (const pair of this.#pairs) this.#frozen.add(pair);
+    this.#pairs.clear();
+  }
+
+  async close(): Promise<void> {
+    for (const { client, upstream } of [...this.#pairs, ...this.#frozen]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
+  }
+}

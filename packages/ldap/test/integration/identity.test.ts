@@ -117,6 +117,22 @@ describe('LdapBackend identity (slapd)', function () {
     ).to.equal('robert@example.org');
   });
 
+  it('keeps a local deactivation: the next LDAP login is refused, outwardly like a wrong password', async function () {
+    const store = new MemoryUserStore();
+    const { backend, logger } = make({ store });
+    const bob = await backend.authenticate(undefined, {
+      username: 'bob',
+      password: 'bob-password',
+    });
+    expect(bob?.isActive).to.equal(true);
+    await store.update(bob!.id, { isActive: false });
+    expect(
+      await backend.authenticate(undefined, { username: 'bob', password: 'bob-password' }),
+    ).to.equal(null);
+    expect(logger.lastReason()).to.equal('inactive');
+    expect((await store.getById(bob!.id))?.isActive).to.equal(false);
+  });
+
   it('refuses unknown identities with noNewUsers, admits linked ones', async function () {
     const store = new MemoryUserStore();
     const { backend, logger } = make({ store, noNewUsers: true });

@@ -44,6 +44,8 @@ describe('resolveLdapOptions', function () {
       maxEntries: 10_000,
     });
     expect(o.dummyBind).to.equal(true);
+    expect(o.poolIdlePingMs).to.equal(30_000);
+    expect(o.healthCheckTimeoutMs).to.equal(2_000);
     expect(o.issuer).to.equal('ou=people,dc=example,dc=org');
   });
 
@@ -96,6 +98,14 @@ describe('resolveLdapOptions', function () {
       { ...base, tls: { minVersion: 'TLSv1' } },
       { ...base, tls: { cert: 'x' } },
       { ...base, cache: { credentialTtlMs: -1 } },
+      { ...base, poolIdlePingMs: -1 },
+      { ...base, healthCheckTimeoutMs: 0 },
+      { ...base, groups: { base: 'dc=org', pageSize: 0 } },
+      { url: base.url, userDnTemplate: 'uid={username},dc=org', userBindName: '{username}@x.org' },
+      { ...base, userBindName: '{username}' },
+      { ...base, userBindName: 'x@{username}' },
+      { ...base, userBindName: '{username}@a b' },
+      { ...base, userBindName: 'A\\B\\{username}' },
     ];
     for (const options of bad)
       expect(codeOf(options), JSON.stringify(options)).to.equal('CONFIG_INVALID');
@@ -135,5 +145,15 @@ describe('resolveLdapOptions', function () {
       userDnTemplate: 'uid={username},ou=People,dc=org',
     });
     expect(o.issuer).to.equal('ou=people,dc=org');
+  });
+
+  it('reads an Active Directory bind name as a UPN or a down-level name', function () {
+    const form = (userBindName: string): unknown => {
+      const flow = resolveLdapOptions({ ...base, userBindName }).flow;
+      return flow.kind === 'bindName' ? flow.form : flow.kind;
+    };
+    expect(form('{username}@corp.example.org')).to.equal('upn');
+    expect(form('CORP\\{username}')).to.equal('downLevel');
+    expect(resolveLdapOptions(base).flow.kind).to.equal('search');
   });
 });

@@ -1,0 +1,194 @@
+// healthCheck() for readiness probes, and the ping of pooled connections that sat idle.
+import { expectRejection } from '@authbridge/conformance';
+import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
+import { expect } from 'chai';
+import { after, afterEach, before, describe, it } from 'mocha';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
+import { BlackholeProxy, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+
+/** Root DSE reads (base "" searches) in slapd's log. */
+async function rootDseReads(server: SlapdServer): Promise<number> {
+  return ((await server.log()).match(/ SRCH base="" scope=0/g) ?? []).length;
+}
+
+describe('LdapBackend health (slapd)', function () {
+  let server: SlapdServer;
+  const backends: LdapBackend[] = [];
+  const proxies: BlackholeProxy[] = [];
+  const make = (
+    extra: Partial<LdapBackendOptions> = {},
+  ): { backend: LdapBackend; logger: RecordingLogger } => {
+    const logger = new RecordingLogger();
+    const backend = new LdapBackend(searchOptions(server, logger, extra));
+    backends.push(backend);
+    return { backend, logger };
+  };
+  const alice = { username: 'alice', password: 'alice-password' };
+  const bob = { username: 'bob', password: 'bob-password' };
+
+  before(async function () {
+    requireServer(this, await slapdAvailable(), 'slapd');
+    server = await startSlapd();
+  });
+
+  afterEach(function () {
+    server.resume();
+  });
+
+  after(async function () {
+    for (const b of backends) await b.close();
+    for (const p of proxies) await p.close();
+    if ((server as SlapdServer | undefined) !== undefined) await server.stop();
+  });
+
+  describe('healthCheck()', function () {
+    it('resolves when the directory answers, with a root DSE read on the wire', async function () {
+      const { backend } = make();
+      const before = await rootDseReads(server);
+      await backend.healthCheck();
+      expect(await rootDseReads(server)).to.equal(before + 1);
+      // Again on the now-warm pooled connection.
+      await backend.healthCheck();
+      expect(await rootDseReads(server)).to.equal(before + 2);
+    });
+
+    it('rejects BACKEND_UNAVAILABLE within its deadline when the server freezes', async function () {
+      const { backend, logger } = make({ healthCheckTimeoutMs: 400 });
+      await backend.healthCheck();
+      server.pause();
+      // Warm pool: the pooled connection is open, but nothing answers on it.
+      let started = performance.now();
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+      expect(performance.now() - started).to.be.below(900);
+      // Cold: the TCP handshake succeeds (the kernel still accepts), StartTLS hangs.
+      const cold = make({ healthCheckTimeoutMs: 400 }).backend;
+      started = performance.now();
+      await expectRejection(cold.healthCheck(), 'BACKEND_UNAVAILABLE');
+      expect(performance.now() - started).to.be.below(900);
+      expect(logger.events.some((e) => e.event === 'ldap.health_check_failed')).to.equal(true);
+      server.resume();
+      await backend.healthCheck();
+      await cold.healthCheck();
+    });
+
+    it('rejects BACKEND_UNAVAILABLE when the server is down, and recovers after a restart', async function () {
+      const { backend } = make({ healthCheckTimeoutMs: 1000 });
+      await backend.healthCheck();
+      await server.kill();
+      try {
+        const started = performance.now();
+        await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+        expect(performance.now() - started).to.be.below(1500);
+      } finally {
+        await server.restart();
+      }
+      await backend.healthCheck();
+    });
+
+    it('rejects BACKEND_UNAVAILABLE once the server is stopped for good', async function () {
+      const doomed = await startSlapd({ logLevel: 'none' });
+      let stopped = false;
+      try {
+        const logger = new RecordingLogger();
+        const backend = new LdapBackend(
+          searchOptions(doomed, logger, { healthCheckTimeoutMs: 1000, connectTimeoutMs: 500 }),
+        );
+        backends.push(backend);
+        await backend.healthCheck();
+        await doomed.stop();
+        stopped = true;
+        const started = performance.now();
+        await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+        expect(performance.now() - started).to.be.below(1500);
+      } finally {
+        if (!stopped) await doomed.stop();
+      }
+    });
+
+    it('rejects BACKEND_UNAVAILABLE when the service account is refused', async function () {
+      const { backend } = make({ bindPassword: 'not-the-service-password' });
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+    });
+
+    it('rejects BACKEND_UNAVAILABLE once closed', async function () {
+      const { backend } = make();
+      await backend.healthCheck();
+      await backend.close();
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+    });
+  });
+
+  describe('idle ping of pooled connections', function () {
+    it('replaces a silently dropped idle connection within the ping budget', async function () {
+      const proxy = await BlackholeProxy.start(server.port);
+      proxies.push(proxy);
+      const { backend, logger } = make({
+        url: proxy.url,
+        poolSize: 1,
+        poolIdlePingMs: 100,
+        healthCheckTimeoutMs: 300,
+        timeoutMs: 3000,
+      });
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      await sleep(50);
+      // The user-bind connection is gone by now; what is left is the pooled one.
+      expect(proxy.connections).to.equal(1);
+      proxy.blackhole();
+      await sleep(150);
+      const started = performance.now();
+      expect((await backend.authenticate(undefined, bob))?.username).to.equal('bob');
+      const elapsed = performance.now() - started;
+      expect(elapsed).to.be.below(1500);
+      expect(logger.events.filter((e) => e.event === 'ldap.pool_ping_failed')).to.have.length(1);
+    });
+
+    it('without the ping, the same drop costs the login its whole deadline (control)', async function () {
+      const proxy = await BlackholeProxy.start(server.port);
+      proxies.push(proxy);
+      const { backend, logger } = make({
+        url: proxy.url,
+        poolSize: 1,
+        poolIdlePingMs: 60_000,
+        timeoutMs: 800,
+      });
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      await sleep(50);
+      proxy.blackhole();
+      await sleep(150);
+      const started = performance.now();
+      await expectRejection(backend.authenticate(undefined, bob), 'BACKEND_TIMEOUT');
+      expect(performance.now() - started).to.be.at.least(700);
+      expect(logger.events.some((e) => e.event === 'ldap.pool_ping_failed')).to.equal(false);
+    });
+
+    it('does not ping a connection in steady use', async function () {
+      const { backend } = make({ poolSize: 1, poolIdlePingMs: 5_000 });
+      await backend.authenticate(undefined, alice);
+      const before = await rootDseReads(server);
+      for (let i = 0; i < 5; i++) await backend.authenticate(undefined, alice);
+      expect(await rootDseReads(server)).to.equal(before);
+    });
+
+    it('shares one ping among concurrent logins that find the connection idle', async function () {
+      const { backend } = make({ poolSize: 1, poolIdlePingMs: 100 });
+      await backend.authenticate(undefined, alice);
+      const before = await rootDseReads(server);
+      await sleep(200);
+      const users = await Promise.all(
+        Array.from({ length: 8 }, () => backend.authenticate(undefined, { ...bob })),
+      );
+      expect(users.map((u) => u?.username)).to.deep.equal(Array(8).fill('bob'));
+      expect(await rootDseReads(server)).to.equal(before + 1);
+    });
+
+    it('pings a connection idle for longer than poolIdlePingMs before reusing it', async function () {
+      const { backend } = make({ poolSize: 1, poolIdlePingMs: 100 });
+      await backend.authenticate(undefined, alice);
+      const before = await rootDseReads(server);
+      await sleep(200);
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      expect(await rootDseReads(server)).to.equal(before + 1);
+    });
+  });
+});
