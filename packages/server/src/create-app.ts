@@ -158,7 +158,16 @@ export async function createApp(
   const bearerAuth = bearer({ authenticator, realm: 'authbridge' });
   // App-level rather than router-level: @koa/router runs `use` middleware only for paths one of
   // its routes matches, and the SAML endpoints are served by middleware, not routes.
-  app.use(bodyParser({ enableTypes: ['form', 'json'], formLimit: '16kb', jsonLimit: '16kb' }));
+  const parseBody = bodyParser({
+    enableTypes: ['form', 'json'],
+    formLimit: '16kb',
+    jsonLimit: '16kb',
+  });
+  app.use(async (ctx, next) => {
+    // Only requests that carry a body pay for the parser.
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') await next();
+    else await parseBody(ctx, next);
+  });
   app.use(async (ctx, next) => {
     if (ctx.path.startsWith('/api/') && ctx.get('authorization') !== '')
       await bearerAuth(ctx, next);

@@ -14,19 +14,21 @@ export function securityHeaders(formTargets: readonly string[] = []): Middleware
   // Chrome applies form-action to the redirects a form submission leads to, so the origins the
   // host redirects forms to (SAML IdPs for login and logout) must be listed next to 'self'.
   const formAction = ["'self'", ...new Set(formTargets)].join(' ');
+  const csp = `default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
   return async (ctx, next) => {
     await next();
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Referrer-Policy', 'same-origin');
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-    if (!ctx.response.get('Content-Security-Policy')) {
-      ctx.set(
-        'Content-Security-Policy',
-        `default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
-      );
-    }
+    const headers = ctx.response.headers;
+    ctx.set(FIXED);
+    // Responses that set their own (the SAML POST form) keep it.
+    if (headers['content-security-policy'] === undefined) ctx.set('Content-Security-Policy', csp);
+    if (headers['cache-control'] === undefined) ctx.set('Cache-Control', 'no-store');
     if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
   };
 }
+
+const FIXED: Readonly<Record<string, string>> = Object.freeze({
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+});
