@@ -7,10 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'artifacts');
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ARTIFACTS, CHROMIUM, launchChromium } from './support/chromium.ts';
 
 describe('browser: login through the reference host (headless Chromium)', function () {
   this.timeout(60_000);
@@ -51,19 +49,7 @@ describe('browser: login through the reference host (headless Chromium)', functi
     );
     const app: HostApp = await createApp(config, { logger: pino({ level: 'silent' }) });
     host = await listen(app, '127.0.0.1', 0);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async function () {

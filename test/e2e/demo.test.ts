@@ -6,11 +6,9 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, CHROMIUM, launchChromium } from './support/chromium.ts';
 
 const demo = fileURLToPath(new URL('../../scripts/demo.ts', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'artifacts');
 
 describe('npm start (the demo host)', function () {
   this.timeout(60_000);
@@ -64,19 +62,7 @@ describe('npm start (the demo host)', function () {
 
   it('logs in a fourth way: SAML through the demo IdP, in headless Chromium', async function () {
     requireServer(this, existsSync(CHROMIUM), 'chromium (apt-get install chromium)');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     const page = await browser.newPage();
     try {
       await page.goto(`${url()}/login`);

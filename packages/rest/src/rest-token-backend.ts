@@ -10,7 +10,7 @@ import {
   AuthBridgeError,
   type AnyUser,
   type AuthBackend,
-  createUser,
+  userFromStored,
   isAuthenticatedUser,
   PermissionDenied,
   type StoredUser,
@@ -442,17 +442,7 @@ function restUser(
   >,
 ): RestUser {
   return Object.freeze({
-    ...createUser({
-      id: stored.id,
-      username: stored.username,
-      isActive: stored.isActive,
-      isStaff: stored.isStaff,
-      isSuperuser: stored.isSuperuser,
-      email: stored.email,
-      displayName: stored.displayName,
-      groups: stored.groups,
-      sessionVersion: stored.sessionVersion,
-    }),
+    ...userFromStored(stored),
     issuer: token.issuer,
     subject: token.subject,
     clientId: token.clientId,
