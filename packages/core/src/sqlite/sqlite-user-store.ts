@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Clock, systemClock } from '../clock.js';
 import { AuthBridgeError } from '../errors.js';
 import {
@@ -64,6 +64,8 @@ export class SqliteUserStore implements UserStore {
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
   readonly #generateId: () => string;
+  // Prepared once per SQL text: preparing is most of the cost of a point lookup.
+  readonly #statements = new Map<string, StatementSync>();
   #closed = false;
 
   /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened or migrated. */
@@ -88,11 +90,9 @@ export class SqliteUserStore implements UserStore {
 
   async identitiesOf(userId: string): Promise<readonly ExternalIdentity[]> {
     return this.#run('identitiesOf', () => {
-      const rows = this.#db
-        .prepare(
-          'SELECT backend_id, issuer, subject FROM identities WHERE user_id = ? ORDER BY created_at, backend_id',
-        )
-        .all(userId) as unknown as IdentityRow[];
+      const rows = this.#sql(
+        'SELECT backend_id, issuer, subject FROM identities WHERE user_id = ? ORDER BY created_at, backend_id',
+      ).all(userId) as unknown as IdentityRow[];
       return rows.map((r) =>
         Object.freeze({ backendId: r.backend_id, issuer: r.issuer, subject: r.subject }),
       );
@@ -150,11 +150,9 @@ export class SqliteUserStore implements UserStore {
       transaction(this.#db, () => {
         const user = this.#require(id);
         const sessionVersion = options.keepSessions === true ? user.sessionVersion : randomUUID();
-        this.#db
-          .prepare(
-            'UPDATE users SET password_hash = ?, session_version = ?, updated_at = ? WHERE id = ?',
-          )
-          .run(passwordHash ?? null, sessionVersion, this.#clock.now(), id);
+        this.#sql(
+          'UPDATE users SET password_hash = ?, session_version = ?, updated_at = ? WHERE id = ?',
+        ).run(passwordHash ?? null, sessionVersion, this.#clock.now(), id);
         return this.#require(id);
       }),
     );
@@ -165,11 +163,9 @@ export class SqliteUserStore implements UserStore {
     this.#run('link', () => {
       transaction(this.#db, () => {
         this.#require(userId);
-        const owner = this.#db
-          .prepare(
-            'SELECT user_id FROM identities WHERE backend_id = ? AND issuer = ? AND subject = ?',
-          )
-          .get(identity.backendId, identity.issuer, identity.subject) as
+        const owner = this.#sql(
+          'SELECT user_id FROM identities WHERE backend_id = ? AND issuer = ? AND subject = ?',
+        ).get(identity.backendId, identity.issuer, identity.subject) as
           { user_id: string } | undefined;
         if (owner?.user_id === userId) return;
         if (owner) {
@@ -185,7 +181,7 @@ export class SqliteUserStore implements UserStore {
   async delete(id: string): Promise<boolean> {
     return this.#run(
       'delete',
-      () => Number(this.#db.prepare('DELETE FROM users WHERE id = ?').run(id).changes) === 1,
+      () => Number(this.#sql('DELETE FROM users WHERE id = ?').run(id).changes) === 1,
     );
   }
 
@@ -195,50 +191,50 @@ export class SqliteUserStore implements UserStore {
     this.#db.close();
   }
 
+  #sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   #selectUser(where: string, value: string): StoredUser | undefined {
-    const row = this.#db.prepare(`SELECT * FROM users WHERE ${where}`).get(value) as
-      UserRow | undefined;
+    const row = this.#sql(`SELECT * FROM users WHERE ${where}`).get(value) as UserRow | undefined;
     return row && rowToUser(row);
   }
 
   #selectByIdentity(identity: ExternalIdentity): StoredUser | undefined {
-    const row = this.#db
-      .prepare(
-        'SELECT u.* FROM users u JOIN identities i ON i.user_id = u.id WHERE i.backend_id = ? AND i.issuer = ? AND i.subject = ?',
-      )
-      .get(identity.backendId, identity.issuer, identity.subject) as UserRow | undefined;
+    const row = this.#sql(
+      'SELECT u.* FROM users u JOIN identities i ON i.user_id = u.id WHERE i.backend_id = ? AND i.issuer = ? AND i.subject = ?',
+    ).get(identity.backendId, identity.issuer, identity.subject) as UserRow | undefined;
     return row && rowToUser(row);
   }
 
   #insert(profile: NormalizedProfile, passwordHash: string | undefined): StoredUser {
     const now = this.#clock.now();
     const id = this.#generateId();
-    this.#db
-      .prepare(
-        `INSERT INTO users (id, username, email, display_name, is_active, is_staff, is_superuser, groups_json,
+    this.#sql(
+      `INSERT INTO users (id, username, email, display_name, is_active, is_staff, is_superuser, groups_json,
            permissions_json, attributes_json, password_hash, session_version, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(id, ...profileColumns(profile), passwordHash ?? null, randomUUID(), now, now);
+    ).run(id, ...profileColumns(profile), passwordHash ?? null, randomUUID(), now, now);
     return this.#require(id);
   }
 
   #write(user: StoredUser, profile: NormalizedProfile): StoredUser {
-    this.#db
-      .prepare(
-        `UPDATE users SET username = ?, email = ?, display_name = ?, is_active = ?, is_staff = ?, is_superuser = ?,
+    this.#sql(
+      `UPDATE users SET username = ?, email = ?, display_name = ?, is_active = ?, is_staff = ?, is_superuser = ?,
            groups_json = ?, permissions_json = ?, attributes_json = ?, updated_at = ? WHERE id = ?`,
-      )
-      .run(...profileColumns(profile), this.#clock.now(), user.id);
+    ).run(...profileColumns(profile), this.#clock.now(), user.id);
     return this.#require(user.id);
   }
 
   #insertLink(userId: string, identity: ExternalIdentity): void {
-    this.#db
-      .prepare(
-        'INSERT INTO identities (backend_id, issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(identity.backendId, identity.issuer, identity.subject, userId, this.#clock.now());
+    this.#sql(
+      'INSERT INTO identities (backend_id, issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(identity.backendId, identity.issuer, identity.subject, userId, this.#clock.now());
   }
 
   #require(id: string): StoredUser {
