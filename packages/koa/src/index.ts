@@ -33,9 +33,12 @@ export { escapeHtml } from './escape-html.js';
 export { safeLocalPath } from './safe-local-path.js';
 export {
   type LogoutOutcome,
+  type OutboundSamlMessage,
   type SamlRoutesBackend,
   type SamlRoutesOptions,
+  samlLogoutMessage,
   samlLogoutUrl,
+  sendSamlMessage,
   samlRoutes,
   type SamlSessionFacts,
 } from './saml-routes.js';

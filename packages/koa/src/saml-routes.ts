@@ -27,25 +27,27 @@ export interface SamlSessionFacts {
   readonly expiresAt: number;
 }
 
+/** A message for the IdP: a Redirect URL, or form fields the browser posts (HTTP-POST). */
+export type OutboundSamlMessage =
+  | { readonly binding: 'redirect'; readonly url: string }
+  | {
+      readonly binding: 'post';
+      readonly url: string;
+      readonly fields: Readonly<Record<string, string>>;
+    };
+
 /** The SAML backend operations the routes use. */
 export interface SamlRoutesBackend {
   readonly id: string;
   createLoginRequest(
     idpId: string,
     options?: { readonly relayState?: string },
-  ): Promise<
-    | { readonly binding: 'redirect'; readonly url: string }
-    | {
-        readonly binding: 'post';
-        readonly url: string;
-        readonly fields: Readonly<Record<string, string>>;
-      }
-  >;
+  ): Promise<OutboundSamlMessage>;
   recordSession(session: never, localSessionId: string): Promise<void>;
   createLogoutRequest(
     session: never,
     options?: { readonly relayState?: string },
-  ): Promise<{ readonly url: string }>;
+  ): Promise<OutboundSamlMessage>;
   handleLogoutRedirect(idpId: string, rawQuery: string): Promise<LogoutOutcome>;
   handleLogoutPost(idpId: string, body: Record<string, unknown>): Promise<LogoutOutcome>;
   spMetadata(options?: { readonly sign?: boolean }): string;
@@ -58,7 +60,8 @@ export type LogoutOutcome =
   | {
       readonly kind: 'logout-request';
       readonly sessionIds: readonly string[];
-      readonly responseUrl: string;
+      /** Our LogoutResponse, for the browser to carry to the IdP. */
+      readonly response: OutboundSamlMessage;
     };
 
 /** Options for {@link samlRoutes}. */
@@ -109,11 +112,7 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       idp,
       relayState === undefined ? {} : { relayState },
     );
-    if (request.binding === 'redirect') {
-      ctx.redirect(request.url);
-      return;
-    }
-    postForm(ctx, request.url, request.fields);
+    sendSamlMessage(ctx, request, 'in');
   }
 
   async function acs(ctx: Context, idp: string): Promise<void> {
@@ -155,19 +154,52 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       return;
     }
     for (const id of outcome.sessionIds) await destroySession(options.sessionStore, id);
-    ctx.redirect(outcome.responseUrl);
+    sendSamlMessage(ctx, outcome.response, 'out');
   }
 }
 
 /**
+ * Sends the browser to the IdP with `message`: a redirect (set `ctx.status` to 303 first after
+ * a POST), or for HTTP-POST a page whose one button posts the form (no JavaScript). `purpose`
+ * only words that page: signing in or out.
+ */
+export function sendSamlMessage(
+  ctx: Context,
+  message: OutboundSamlMessage,
+  purpose: 'in' | 'out',
+): void {
+  if (message.binding === 'redirect') ctx.redirect(message.url);
+  else postForm(ctx, message.url, message.fields, purpose);
+}
+
+/**
  * Starts SP-initiated Single Logout for the current user when it logged in through SAML: returns
- * the IdP URL to send the browser to, or undefined (then log out locally as usual).
+ * the IdP URL to send the browser to, or undefined (then log out locally as usual). For the
+ * Redirect binding only: an IdP whose SingleLogoutService takes HTTP-POST makes it throw; use
+ * {@link samlLogoutMessage} and {@link sendSamlMessage}, which handle both.
  */
 export async function samlLogoutUrl(
   ctx: Context,
   backend: SamlRoutesBackend,
   relayState?: string,
 ): Promise<string | undefined> {
+  const message = await samlLogoutMessage(ctx, backend, relayState);
+  if (message?.binding === 'post') {
+    throw new AuthBridgeError('CONFIG_INVALID', 'This IdP takes logout messages by HTTP-POST');
+  }
+  return message?.url;
+}
+
+/**
+ * Starts SP-initiated Single Logout for the current user when it logged in through SAML: returns
+ * the LogoutRequest in the IdP's binding (send it with {@link sendSamlMessage} after ending the
+ * local session), or undefined (then log out locally as usual).
+ */
+export async function samlLogoutMessage(
+  ctx: Context,
+  backend: SamlRoutesBackend,
+  relayState?: string,
+): Promise<OutboundSamlMessage | undefined> {
   const facts = (ctx.state as AuthState).session?.get(SAML_SESSION_KEY) as
     SamlSessionFacts | undefined;
   if (facts?.nameId === undefined) return undefined;
@@ -176,7 +208,7 @@ export async function samlLogoutUrl(
       facts as never,
       relayState === undefined ? {} : { relayState },
     );
-    return request.url;
+    return request;
   } catch (error) {
     // An IdP without an SLO endpoint: local logout only.
     if (error instanceof AuthBridgeError && error.code === 'INVALID_REQUEST') return undefined;
@@ -190,21 +222,28 @@ function requestBody(ctx: Context): Record<string, unknown> {
 }
 
 // HTTP-POST binding without JavaScript: a form the person submits with one button. The CSP for
-// this response allows posting to the IdP only.
-function postForm(ctx: Context, url: string, fields: Readonly<Record<string, string>>): void {
+// this response allows posting to the IdP, and to us: Chrome applies form-action to the
+// redirects the submission leads to, and the IdP may answer a logout by redirecting back here.
+function postForm(
+  ctx: Context,
+  url: string,
+  fields: Readonly<Record<string, string>>,
+  purpose: 'in' | 'out',
+): void {
   const inputs = Object.entries(fields)
     .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
     .join('\n');
   ctx.set(
     'Content-Security-Policy',
-    `default-src 'none'; form-action ${new URL(url).origin}; frame-ancestors 'none'; base-uri 'none'`,
+    `default-src 'none'; form-action 'self' ${new URL(url).origin}; frame-ancestors 'none'; base-uri 'none'`,
   );
   ctx.type = 'html';
+  const action = purpose === 'in' ? 'sign in' : 'finish signing out';
   ctx.body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Continue to sign in</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Continue to ${action}</title></head>
 <body><main><form method="post" action="${escapeHtml(url)}">
 ${inputs}
-<p>Continue to your identity provider to sign in.</p>
+<p>Continue to your identity provider to ${action}.</p>
 <button type="submit">Continue</button>
 </form></main></body></html>`;
 }

@@ -55,6 +55,7 @@ export {
   type LoginRequestOptions,
   type LogoutOutcome,
   type LogoutRequest,
+  type OutboundMessage,
   SamlBackend,
   type SamlCredentials,
   type SamlSession,

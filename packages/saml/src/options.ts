@@ -56,6 +56,12 @@ export interface SamlIdpOptions {
   /** SingleLogoutService URL. Default none. */
   readonly sloUrl?: string;
   /**
+   * Binding of the IdP's SingleLogoutService at `sloUrl`, for the LogoutRequests and
+   * LogoutResponses we send: `redirect` (deflated, query-signed) or `post` (an enveloped
+   * signature, sent by a form the browser submits). Default `redirect`.
+   */
+  readonly sloBinding?: 'redirect' | 'post';
+  /**
    * Pinned signing certificates (PEM or base64), or a function returning the current set (a
    * metadata source, for rollover). KeyInfo in messages is never trusted.
    */
@@ -138,6 +144,7 @@ export interface ResolvedIdp {
   readonly entityId: string;
   readonly ssoUrl: string;
   readonly sloUrl: string | undefined;
+  readonly sloBinding: 'redirect' | 'post';
   readonly signingCerts: () => readonly string[];
   readonly signing: SigningPolicy;
   readonly allowIdpInitiated: boolean;
@@ -319,6 +326,12 @@ function resolveIdp(
     entityId,
     ssoUrl: httpUrl(idp.ssoUrl, `${where}.ssoUrl`),
     sloUrl: idp.sloUrl === undefined ? undefined : httpUrl(idp.sloUrl, `${where}.sloUrl`),
+    sloBinding: oneOf(
+      idp.sloBinding,
+      ['redirect', 'post'] as const,
+      'redirect',
+      `${where}.sloBinding`,
+    ),
     signingCerts,
     signing: oneOf(
       idp.signing,

@@ -37,7 +37,13 @@ import { verifyPostLogout } from './post-logout.js';
 import { isSafeRelayState, MAX_RELAY_STATE_BYTES } from './relay-state.js';
 import { ReplayCache } from './replay-cache.js';
 import { checkVerifiedResponse, type VerifiedAssertion } from './verified-response.js';
-import type { VerifiedPost } from './verifying-saml.js';
+import { newSamlId, type VerifiedPost } from './verifying-saml.js';
+import {
+  logoutRequestXml,
+  logoutResponseXml,
+  postFields,
+  signEnveloped,
+} from './logout-post-binding.js';
 
 const UNSPECIFIED_NAMEID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified';
 
@@ -78,19 +84,27 @@ export type LogoutOutcome =
       readonly relayState: string | undefined;
     }
   | {
-      /** The IdP asks us to end these local sessions, then to send the browser to `responseUrl`. */
+      /** The IdP asks us to end these local sessions, then to send the browser `response`. */
       readonly kind: 'logout-request';
       readonly nameId: string;
       readonly sessionIds: readonly string[];
-      /** Our (signed, when we have a key) LogoutResponse, as a Redirect URL to the IdP. */
-      readonly responseUrl: string;
+      /** Our LogoutResponse (signed when we have a key), in the IdP's `sloBinding`. */
+      readonly response: OutboundMessage;
     };
 
-/** A LogoutRequest ready to send. */
-export interface LogoutRequest {
-  readonly url: string;
-  readonly requestId: string;
-}
+/** A message for the IdP: a Redirect URL, or a form for the browser to post (HTTP-POST). */
+export type OutboundMessage =
+  | { readonly binding: 'redirect'; readonly url: string }
+  | {
+      readonly binding: 'post';
+      /** Where the form posts to (the IdP's SingleLogoutService). */
+      readonly url: string;
+      /** `SAMLRequest` or `SAMLResponse` (base64, not deflated) and, when given, `RelayState`. */
+      readonly fields: Readonly<Record<string, string>>;
+    };
+
+/** A LogoutRequest ready to send, in the IdP's `sloBinding`. */
+export type LogoutRequest = OutboundMessage & { readonly requestId: string };
 
 /** Options for {@link SamlBackend.createLoginRequest}. */
 export interface LoginRequestOptions {
@@ -272,8 +286,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   }
 
   /**
-   * Builds an SP-initiated LogoutRequest (HTTP-Redirect, signed when the SP has a key) for a
-   * SAML session and records its ID for the LogoutResponse.
+   * Builds an SP-initiated LogoutRequest (in the IdP's `sloBinding`, signed when the SP has a
+   * key) for a SAML session and records its ID for the LogoutResponse.
    *
    * @throws {AuthBridgeError} INVALID_REQUEST for an unknown IdP, one without an SLO endpoint,
    *   a session without NameID, or an unsafe `relayState`
@@ -284,7 +298,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   ): Promise<LogoutRequest> {
     this.#assertOpen();
     const entry = this.#registry.get(session.idp);
-    if (entry?.idp.sloUrl === undefined || session.nameId === undefined) {
+    const sloUrl = entry?.idp.sloUrl;
+    if (entry === undefined || sloUrl === undefined || session.nameId === undefined) {
       throw new AuthBridgeError('INVALID_REQUEST', 'No single logout for this session');
     }
     if (options.relayState !== undefined && !isSafeRelayState(options.relayState)) {
@@ -298,17 +313,43 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       ...(session.sessionIndex === undefined ? {} : { sessionIndex: session.sessionIndex }),
     };
     const issuedAt = this.#options.clock.now();
-    const { message, requestId } = await saml.issue(() =>
-      saml.getLogoutUrlAsync(profile, options.relayState ?? '', {}),
-    );
+    let result: LogoutRequest;
+    if (entry.idp.sloBinding === 'post') {
+      const requestId = newSamlId();
+      const xml = logoutRequestXml({
+        id: requestId,
+        issueInstant: new Date(issuedAt),
+        destination: sloUrl,
+        issuer: this.#options.sp.entityId,
+        nameId: session.nameId,
+        nameIdFormat: profile.nameIDFormat,
+        sessionIndex: session.sessionIndex,
+      });
+      const fields = postFields('SAMLRequest', this.#signed(xml), options.relayState);
+      result = { binding: 'post', url: sloUrl, fields, requestId };
+    } else {
+      const { message, requestId } = await saml.issue(() =>
+        saml.getLogoutUrlAsync(profile, options.relayState ?? '', {}),
+      );
+      result = { binding: 'redirect', url: message, requestId };
+    }
     await this.#replay.rememberRequest(
       'logout-req',
       entry.idp.id,
-      requestId,
+      result.requestId,
       { issuedAt, forceAuthn: false },
       this.#options.requestTtlMs,
     );
-    return { url: message, requestId };
+    return result;
+  }
+
+  /** `xml` with an enveloped signature by the current SP key, or as is without a key. */
+  #signed(xml: string): string {
+    const { signingKey, signingCerts } = this.#options.sp;
+    const [certificate] = signingCerts;
+    return signingKey === undefined || certificate === undefined
+      ? xml
+      : signEnveloped(xml, { privateKey: signingKey, certificate });
   }
 
   /**
@@ -395,8 +436,22 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       request.id,
       request.validUntil + expect.skewMs - expect.now,
     );
-    if (idp.sloUrl === undefined) throw protocolInvalid('IdP has no SingleLogoutService to answer');
+    const sloUrl = idp.sloUrl;
+    if (sloUrl === undefined) throw protocolInvalid('IdP has no SingleLogoutService to answer');
     const sessionIds = await this.#sessions.take(idp.id, request.nameId, request.sessionIndexes);
+    if (idp.sloBinding === 'post') {
+      const xml = logoutResponseXml({
+        id: newSamlId(),
+        issueInstant: new Date(this.#options.clock.now()),
+        destination: sloUrl,
+        issuer: this.#options.sp.entityId,
+        inResponseTo: request.id,
+      });
+      // The IdP's RelayState goes back verbatim (Bindings §3.5.3), as for Redirect below.
+      const fields = postFields('SAMLResponse', this.#signed(xml), relayState);
+      const response: OutboundMessage = { binding: 'post', url: sloUrl, fields };
+      return { kind: 'logout-request', nameId: request.nameId, sessionIds, response };
+    }
     const saml = entry.logout;
     const responseUrl = await saml.getLogoutResponseUrlAsync(
       {
@@ -411,7 +466,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       {},
       true,
     );
-    return { kind: 'logout-request', nameId: request.nameId, sessionIds, responseUrl };
+    const response: OutboundMessage = { binding: 'redirect', url: responseUrl };
+    return { kind: 'logout-request', nameId: request.nameId, sessionIds, response };
   }
 
   /**
@@ -484,9 +540,13 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
         continue;
       }
       // A decrypted assertion was never seen by the byte-level checks: its own signature's
-      // algorithms (and any DTD) are checked now, before anything reads it.
-      if (encrypted && verified.assertionXml !== undefined) {
-        assertSafeXml(Buffer.from(verified.assertionXml, 'utf8'));
+      // algorithms (and any DTD) are checked now, before anything reads it, under every signing
+      // policy. The plaintext is checked as decrypted: when only the assertion is signed, the
+      // verified bytes no longer hold its Signature, and so neither its algorithms.
+      if (encrypted) {
+        for (const xml of [verified.assertionXml, verified.decryptedXml]) {
+          if (xml !== undefined) assertSafeXml(Buffer.from(xml, 'utf8'));
+        }
       }
       return verified;
     }

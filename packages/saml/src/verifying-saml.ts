@@ -9,6 +9,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { SAML, type SamlConfig } from '@node-saml/node-saml';
+// node-saml's own XML helpers (same parser and decryption as its validation); see post-logout.ts.
+import * as nodeSamlXml from '@node-saml/node-saml/lib/xml.js';
+
+interface NodeSamlXml {
+  readonly parseDomFromString: (xml: string) => Promise<unknown>;
+  readonly xpath: {
+    readonly selectElements: (node: unknown, path: string) => readonly { toString(): string }[];
+  };
+  readonly decryptXml: (xml: string, key: string | Buffer) => Promise<string>;
+}
+const { decryptXml, parseDomFromString, xpath } = nodeSamlXml as unknown as NodeSamlXml;
 
 /** What one call captured. */
 interface CaptureSlot {
@@ -36,6 +47,11 @@ export interface VerifiedPost {
    * the decryption of that signed ciphertext.
    */
   readonly assertionXml: string | undefined;
+  /**
+   * The plaintext of the posted Response's EncryptedAssertion, signature included (the verified
+   * bytes above have the assertion's own Signature removed when only the assertion was signed).
+   */
+  readonly decryptedXml: string | undefined;
 }
 
 /** An authorize message together with the ID of the AuthnRequest inside it. */
@@ -78,7 +94,26 @@ export class VerifyingSaml extends SAML {
     if (result.profile === null || slot.verifiedXml === undefined) {
       throw new Error('Missing SAML assertion');
     }
-    return { verifiedXml: slot.verifiedXml, assertionXml: slot.assertionXml };
+    return {
+      verifiedXml: slot.verifiedXml,
+      assertionXml: slot.assertionXml,
+      decryptedXml: await this.#decryptedAssertion(samlResponse),
+    };
+  }
+
+  /** Decrypts the EncryptedAssertion node-saml decrypted, again, to show what it carried. */
+  async #decryptedAssertion(samlResponse: string): Promise<string | undefined> {
+    const key = this.options.decryptionPvk;
+    const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+    if (key === undefined || !xml.includes('EncryptedAssertion')) return undefined;
+    const encrypted = xpath.selectElements(
+      await parseDomFromString(xml),
+      "/*[local-name()='Response']/*[local-name()='EncryptedAssertion']",
+    );
+    const [only] = encrypted;
+    return encrypted.length === 1 && only !== undefined
+      ? decryptXml(only.toString(), key)
+      : undefined;
   }
 
   /** Runs `make` (an authorize-message builder) and reports the AuthnRequest ID it used. */

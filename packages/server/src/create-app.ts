@@ -25,8 +25,9 @@ import {
   logout,
   requireAuth,
   safeLocalPath,
-  samlLogoutUrl,
+  samlLogoutMessage,
   samlRoutes,
+  sendSamlMessage,
   sessions,
 } from '@authbridge/koa';
 import { SamlBackend } from '@authbridge/saml';
@@ -229,10 +230,16 @@ export async function createApp(
     // A SAML login also ends at its IdP (Single Logout); the local session ends now either way.
     const user = await ctx.state.user;
     const owner = samlBackends.find((b) => b.id === user.backendId);
-    const idpLogout = owner === undefined ? undefined : await samlLogoutUrl(ctx, owner, '/login');
+    const idpLogout =
+      owner === undefined ? undefined : await samlLogoutMessage(ctx, owner, '/login');
     await logout(ctx);
+    // Redirect binding: 303 to the IdP; HTTP-POST: a page whose button posts the LogoutRequest.
+    if (idpLogout?.binding === 'post') {
+      sendSamlMessage(ctx, idpLogout, 'out');
+      return;
+    }
     ctx.status = 303;
-    ctx.redirect(idpLogout ?? '/login');
+    ctx.redirect(idpLogout?.url ?? '/login');
   });
   web.get('/api/me', requireAuth(), async (ctx) => {
     const user = await ctx.state.user;

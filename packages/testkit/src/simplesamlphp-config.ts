@@ -10,8 +10,10 @@ export interface SimpleSamlPhpSp {
   readonly entityId: string;
   /** Where the IdP posts responses (HTTP-POST). */
   readonly acsUrl: string;
-  /** The SP's SingleLogoutService (HTTP-Redirect). Default none. */
+  /** The SP's SingleLogoutService. Default none. */
   readonly sloUrl?: string;
+  /** The binding the IdP uses to send logout messages to `sloUrl`. Default `redirect`. */
+  readonly sloBinding?: 'redirect' | 'post';
   /** The SP's signing certificate (PEM), so the IdP can check signed requests. Default none. */
   readonly certPem?: string;
   /** Make the IdP require signed AuthnRequests and LogoutRequests. Default false. */
@@ -150,8 +152,11 @@ export async function writeSimpleSamlPhpConfig(
       'enable.shib13-idp': false,
       'module.enable': { exampleauth: true, core: true, saml: true, admin: true },
       'session.cookie.secure': false,
-      // Where SimpleSAMLphp may send the browser (its own open-redirect guard): the SP's host.
-      'trusted.url.domains': [new URL(options.sp.acsUrl).hostname],
+      // Where SimpleSAMLphp may send the browser (its own open-redirect guard): the SP's host,
+      // and host:port when the port is not the scheme's default (it compares them that way).
+      'trusted.url.domains': [
+        ...new Set([new URL(options.sp.acsUrl).hostname, new URL(options.sp.acsUrl).host]),
+      ],
       'session.phpsession.savepath': `${dir}/sessions`,
       'store.type': 'phpsession',
       'language.default': 'en',
@@ -201,7 +206,11 @@ export async function writeSimpleSamlPhpConfig(
         AssertionConsumerService: [{ Binding: POST, Location: sp.acsUrl }],
         ...(sp.sloUrl === undefined
           ? {}
-          : { SingleLogoutService: [{ Binding: REDIRECT, Location: sp.sloUrl }] }),
+          : {
+              SingleLogoutService: [
+                { Binding: sp.sloBinding === 'post' ? POST : REDIRECT, Location: sp.sloUrl },
+              ],
+            }),
         NameIDFormat: PERSISTENT,
         'signature.algorithm': RSA_SHA256,
         ...(sp.certPem === undefined ? {} : { certData: pemBody(sp.certPem) }),

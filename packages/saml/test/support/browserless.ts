@@ -69,6 +69,25 @@ export class BrowserlessClient {
     return response;
   }
 
+  /** One request (GET, or POST of a form) with the cookie jar; redirects are not followed. */
+  step(url: string, form?: Record<string, string>): Promise<Response> {
+    return this.#fetch(
+      url,
+      form === undefined
+        ? {}
+        : {
+            method: 'POST',
+            body: new URLSearchParams(form).toString(),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          },
+    );
+  }
+
+  /** The jar as a `Cookie` header (every cookie: tests talk to loopback hosts only). */
+  cookieHeader(): string {
+    return [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
   /** GET (or POST a form) and follow redirects, up to `maxRedirects`. */
   async go(url: string, form?: Record<string, string>, maxRedirects = 10): Promise<Page> {
     let current = url;

@@ -87,6 +87,28 @@ describe('EncryptedAssertion', function () {
     );
   });
 
+  it('refuses a SHA-1 signature inside the EncryptedAssertion with an assertion-only policy (unsigned Response)', async function () {
+    const f = samlFixture({ ...sp([current]), corp: { signing: 'assertion' } });
+    const post = (options: { signatureAlgorithm?: string; digestAlgorithm?: string }): string => {
+      const r = f.idp.respond({}, { sign: 'assertion', encryptFor: current.certPem, ...options });
+      expect(r.xml).to.include('EncryptedAssertion').and.not.include('xmldsig#rsa-sha1');
+      expect(r.xml).to.not.match(/<ds:Signature[\s>]/);
+      return r.samlResponse;
+    };
+    expect(await f.backend.authenticate(undefined, f.creds(post({})))).to.not.equal(null);
+    for (const options of [
+      { signatureAlgorithm: ALG.rsaSha1, digestAlgorithm: ALG.sha1 },
+      { signatureAlgorithm: ALG.rsaSha1 },
+      { digestAlgorithm: ALG.sha1 },
+    ]) {
+      const rejection = await expectRejection(
+        f.backend.authenticate(undefined, f.creds(post(options))),
+        'PROTOCOL_INVALID',
+      );
+      expect(String((rejection as { detail?: unknown }).detail)).to.match(/algorithm/i);
+    }
+  });
+
   it('refuses an assertion encrypted for a key the SP does not hold', async function () {
     const f = samlFixture(sp([current, previous]));
     const r = f.idp.respond({}, { encryptFor: testKeyPair('someone-else').certPem });

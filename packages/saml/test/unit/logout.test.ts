@@ -8,6 +8,8 @@ import type { AuthBridgeErrorCode } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 import { describe, it } from 'mocha';
+import type { Element } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
 import type { LogoutOutcome, SamlSession } from '../../src/index.js';
 import {
   type FixtureOptions,
@@ -141,7 +143,8 @@ describe('Single Logout', function () {
     )) as Extract<LogoutOutcome, { kind: 'logout-request' }>;
     expect(one.kind).to.equal('logout-request');
     expect(one.sessionIds).to.deep.equal(['sess-a1']);
-    const response = new URL(one.responseUrl);
+    expect(one.response.binding).to.equal('redirect');
+    const response = new URL(one.response.url);
     expect(response.origin + response.pathname).to.equal(IDP_SLO);
     expect(response.searchParams.get('Signature')).to.be.a('string');
     const all = (await f.backend.handleLogoutRedirect(
@@ -176,6 +179,105 @@ describe('Single Logout', function () {
     });
     const outcome = await f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(signed) });
     expect(outcome.kind === 'logout-request' && outcome.sessionIds).to.deep.equal(['sess-p1']);
+  });
+
+  describe('outbound HTTP-POST (sloBinding post)', function () {
+    const WITH_POST_SLO: FixtureOptions = {
+      ...WITH_SLO,
+      corp: { sloUrl: IDP_SLO, sloBinding: 'post' },
+    };
+
+    /** The posted message, after checking its enveloped signature with the SP certificate. */
+    function verifiedPost(base64: string, localName: string): Element {
+      const xml = Buffer.from(base64, 'base64').toString('utf8');
+      expect(xml, 'plain base64, not deflated').to.match(/^<samlp:/);
+      const doc = parse(xml);
+      expect(doc.localName).to.equal(localName);
+      const signatures = doc.getElementsByTagNameNS(NS.dsig, 'Signature');
+      expect(signatures.length).to.equal(1);
+      // Schema order: the Signature right after the Issuer.
+      expect(signatures[0]!.parentNode).to.equal(doc);
+      expect(kid(doc, NS.assertion, 'Issuer').nextSibling).to.equal(signatures[0]);
+      const sig = new SignedXml({ publicCert: spKeys.certPem });
+      sig.loadSignature(signatures[0]!);
+      expect(sig.checkSignature(xml), 'verifies with the SP certificate').to.equal(true);
+      expect(sig.signatureAlgorithm).to.equal(ALG.rsaSha256);
+      expect(sig.canonicalizationAlgorithm).to.equal(ALG.excC14n);
+      const refs = sig.getReferences();
+      expect(refs.map((r) => r.uri)).to.deep.equal([`#${doc.getAttribute('ID')!}`]);
+      expect(refs[0]!.digestAlgorithm).to.equal(ALG.sha256);
+      // The signed bytes are the whole root (one Reference to its ID).
+      expect(sig.getSignedReferences()).to.have.length(1);
+      return doc;
+    }
+
+    it('SP-initiated: a signed LogoutRequest as form fields, answered by a LogoutResponse', async function () {
+      const f = samlFixture(WITH_POST_SLO);
+      const session = await loginSession(f, 'alice', '_post1');
+      const out = await f.backend.createLogoutRequest(session, { relayState: '/bye' });
+      if (out.binding !== 'post') throw new Error('expected the POST binding');
+      expect(out.url).to.equal(IDP_SLO);
+      expect(Object.keys(out.fields).sort()).to.deep.equal(['RelayState', 'SAMLRequest']);
+      expect(out.fields['RelayState']).to.equal('/bye');
+      const doc = verifiedPost(out.fields['SAMLRequest']!, 'LogoutRequest');
+      expect(doc.getAttribute('ID')).to.equal(out.requestId);
+      expect(doc.getAttribute('Destination')).to.equal(IDP_SLO);
+      expect(doc.getAttribute('Version')).to.equal('2.0');
+      expect(kid(doc, NS.assertion, 'Issuer').textContent).to.equal(SP_ENTITY_ID);
+      expect(kid(doc, NS.assertion, 'NameID').textContent).to.equal('alice');
+      expect(kid(doc, NS.protocol, 'SessionIndex').textContent).to.equal('_post1');
+      // Its ID was recorded: the IdP's answer is accepted once.
+      const back = signedQuery(
+        f,
+        'SAMLResponse',
+        logoutResponse(f, { inResponseTo: out.requestId }),
+      );
+      expect(await f.backend.handleLogoutRedirect('corp', back)).to.deep.equal({
+        kind: 'logout-response',
+        relayState: undefined,
+      });
+      await expectRejection(f.backend.handleLogoutRedirect('corp', back), 'PROTOCOL_INVALID');
+    });
+
+    it('IdP-initiated: the LogoutResponse is posted, signed, InResponseTo the request', async function () {
+      const f = samlFixture(WITH_POST_SLO);
+      await f.backend.recordSession(await loginSession(f, 'alice', '_post2'), 'sess-post2');
+      const request = logoutRequest(f, { sessionIndexes: ['_post2'] });
+      const requestId = parse(request).getAttribute('ID')!;
+      const outcome = await f.backend.handleLogoutRedirect(
+        'corp',
+        signedQuery(f, 'SAMLRequest', request, 'idp-state'),
+      );
+      if (outcome.kind !== 'logout-request' || outcome.response.binding !== 'post')
+        throw new Error('expected a posted LogoutResponse');
+      expect(outcome.sessionIds).to.deep.equal(['sess-post2']);
+      expect(outcome.response.url).to.equal(IDP_SLO);
+      expect(outcome.response.fields['RelayState'], 'IdP state returned verbatim').to.equal(
+        'idp-state',
+      );
+      const doc = verifiedPost(outcome.response.fields['SAMLResponse']!, 'LogoutResponse');
+      expect(doc.getAttribute('InResponseTo')).to.equal(requestId);
+      expect(doc.getAttribute('Destination')).to.equal(IDP_SLO);
+      expect(kid(doc, NS.assertion, 'Issuer').textContent).to.equal(SP_ENTITY_ID);
+      const code = kid(kid(doc, NS.protocol, 'Status'), NS.protocol, 'StatusCode');
+      expect(code.getAttribute('Value')).to.equal(STATUS_SUCCESS);
+    });
+
+    it('escapes values it writes into the XML', async function () {
+      const f = samlFixture(WITH_POST_SLO);
+      const session = await loginSession(f, 'a<b>&"c\'', '_x');
+      const out = await f.backend.createLogoutRequest(session);
+      if (out.binding !== 'post') throw new Error('expected the POST binding');
+      expect(out.fields).to.not.have.property('RelayState');
+      const doc = verifiedPost(out.fields['SAMLRequest']!, 'LogoutRequest');
+      expect(kid(doc, NS.assertion, 'NameID').textContent).to.equal('a<b>&"c\'');
+    });
+
+    it('refuses an unknown sloBinding', function () {
+      expect(() =>
+        samlFixture({ ...WITH_SLO, corp: { sloUrl: IDP_SLO, sloBinding: 'soap' as 'post' } }),
+      ).to.throw(/sloBinding/);
+    });
   });
 
   interface LogoutCase {

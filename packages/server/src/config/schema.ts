@@ -187,6 +187,8 @@ const samlIdp = z
     requiredAuthnContext: z.array(z.string().min(1)).optional(),
     forceAuthn: z.boolean().optional(),
     authnRequestBinding: z.enum(['redirect', 'post']).optional(),
+    /** Binding of the IdP's SingleLogoutService for the messages we send. Default redirect. */
+    sloBinding: z.enum(['redirect', 'post']).optional(),
     signAuthnRequests: z.boolean().optional(),
   })
   .strict();
