@@ -212,6 +212,11 @@ export interface RestTokenBackendOptions {
    * it so unless a later backend or anonymous access is acceptable during an outage.
    */
   readonly dangerouslyFailOpen?: boolean;
+  /**
+   * Allow plain `http:` upstream URLs on hosts other than loopback. Default false: tokens and
+   * client secrets would cross the network in clear text.
+   */
+  readonly allowInsecureHttp?: boolean;
   /** The HTTP client. Default the global `fetch`. (`tls_client_auth` uses its own.) */
   readonly fetch?: FetchLike;
   /** Time for caches, expiry checks and the breaker. Default the system clock. */

@@ -94,6 +94,8 @@ interface Common {
   readonly deadlineMs: number;
   readonly clock: Clock;
   readonly logger: RestLogger;
+  /** Plain-http upstreams beyond loopback are allowed (spelled out in config). */
+  readonly allowInsecureHttp: boolean;
 }
 
 /**
@@ -159,6 +161,7 @@ export function resolveOptions(options: RestTokenBackendOptions): ResolvedOption
     deadlineMs,
     clock,
     logger,
+    allowInsecureHttp: bool(options.allowInsecureHttp ?? false, 'allowInsecureHttp'),
   };
 
   const mode = options.mode as unknown;
@@ -230,7 +233,7 @@ function introspectionMode(mode: IntrospectionModeOptions, common: Common): Mode
     throw invalid('mode.audience is required (null turns the audience check off explicitly)');
   }
   const audience = mode.audience === null ? null : stringList(mode.audience, 'mode.audience');
-  const endpoint = httpUrl(mode.endpoint, 'mode.endpoint');
+  const endpoint = httpUrl(mode.endpoint, 'mode.endpoint', common);
   const requireIssuer = bool(mode.requireIssuer ?? false, 'mode.requireIssuer');
   const policy: ClaimPolicy = Object.freeze({
     issuer,
@@ -310,7 +313,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
   let keysLabel: string;
   let breaker: CircuitBreaker | undefined;
   if (mode.jwksUri !== undefined) {
-    const url = httpUrl(mode.jwksUri, 'mode.jwksUri');
+    const url = httpUrl(mode.jwksUri, 'mode.jwksUri', common);
     keysLabel = upstreamLabel(url);
     breaker = makeBreaker(keysLabel, common);
     keys = createRemoteJWKSet(url, {
@@ -359,7 +362,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
       clockToleranceSec: common.clockToleranceSec,
     });
     revocation = introspector(
-      httpUrl(r.endpoint, 'mode.revocation.endpoint'),
+      httpUrl(r.endpoint, 'mode.revocation.endpoint', common),
       r.clientAuth,
       r.tokenTypeHint,
       issuer,
@@ -387,7 +390,7 @@ function restMode(mode: RestApiModeOptions, common: Common): ModeParts {
     throw invalid('mode.request is required');
   }
   const request = mode.request;
-  const url = httpUrl(request.url, 'mode.request.url');
+  const url = httpUrl(request.url, 'mode.request.url', common);
   const method = oneOf(request.method ?? 'POST', ['GET', 'POST', 'PUT'], 'mode.request.method');
   const bodyFormat = oneOf(
     request.bodyFormat ?? 'json',
@@ -542,7 +545,7 @@ function resolvePermissions(
   let remote: RemotePermissions | undefined;
   if (p.remote !== undefined) {
     const r = p.remote;
-    const url = httpUrl(r.url, 'permissions.remote.url');
+    const url = httpUrl(r.url, 'permissions.remote.url', common);
     if (r.objectId !== undefined && typeof r.objectId !== 'function') {
       throw invalid('permissions.remote.objectId must be a function');
     }
@@ -700,7 +703,10 @@ function stringRecord(value: unknown, name: string): Readonly<Record<string, str
   return Object.freeze(out);
 }
 
-function httpUrl(value: unknown, name: string): URL {
+// Loopback needs no TLS (a sidecar, a test server); anything else does unless spelled out.
+const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
+
+function httpUrl(value: unknown, name: string, common: Pick<Common, 'allowInsecureHttp'>): URL {
   let url: URL;
   try {
     url = new URL(value instanceof URL ? value.href : (value as string));
@@ -711,5 +717,8 @@ function httpUrl(value: unknown, name: string): URL {
     throw invalid(`${name} must be http(s)`);
   if (url.username !== '' || url.password !== '')
     throw invalid(`${name} must not embed credentials`);
+  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname) && !common.allowInsecureHttp) {
+    throw invalid(`${name} must be https (or set allowInsecureHttp: true)`);
+  }
   return url;
 }

@@ -34,6 +34,23 @@ async function configError(options: unknown): Promise<void> {
 }
 
 describe('RestTokenBackend options', function () {
+  it('expects TLS: plain http only on loopback or with allowInsecureHttp spelled out', async function () {
+    const http = (endpoint: string) => ({
+      ...introspection,
+      mode: { ...introspection.mode, endpoint },
+    });
+    await configError(http('http://as.example.org/introspect'));
+    await configError(http('http://10.0.0.7/introspect'));
+    for (const ok of [
+      http('http://127.0.0.1:8080/introspect'),
+      http('http://localhost/introspect'),
+      http('http://[::1]/introspect'),
+      { ...http('http://as.example.org/introspect'), allowInsecureHttp: true },
+    ]) {
+      await new RestTokenBackend(ok).close();
+    }
+  });
+
   it("accepts deeply frozen options (the caller's object is never written to)", async function () {
     const options = deepFreeze({
       ...introspection,

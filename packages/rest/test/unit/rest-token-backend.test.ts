@@ -52,8 +52,8 @@ function setup(overrides: Partial<RestTokenBackendOptions> = {}, script = intros
     logger,
     mode: {
       kind: 'introspection',
-      endpoint: 'http://as.test/introspect',
-      issuer: 'http://as.test',
+      endpoint: 'https://as.test/introspect',
+      issuer: 'https://as.test',
       audience: AUD,
       clientAuth: { method: 'client_secret_basic', clientId: 'rs', clientSecret: 'rs-secret' },
     },
@@ -349,11 +349,11 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       const { backend, fetch } = setup(
         {
           permissions: {
-            remote: { url: 'http://perms.test/check', objectId: (o) => (o as { id: string }).id },
+            remote: { url: 'https://perms.test/check', objectId: (o) => (o as { id: string }).id },
           },
         },
         (n, url, init) => {
-          if (!url.startsWith('http://perms.test/')) return answers(n, url, init);
+          if (!url.startsWith('https://perms.test/')) return answers(n, url, init);
           const { permission } = JSON.parse(init.body as string) as { permission: string };
           return { status: 200, body: decisions[permission] ?? {} };
         },
@@ -368,7 +368,7 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       expect(await backend.hasPerm(user, 'shop.refund', { id: 'order-9' })).to.equal(true);
       const sent = JSON.parse(fetch.calls.at(-1)!.init.body as string) as Record<string, unknown>;
       expect(sent).to.deep.equal({
-        issuer: 'http://as.test',
+        issuer: 'https://as.test',
         subject: 'good-1',
         username: 'good-1',
         permission: 'shop.refund',
@@ -381,9 +381,9 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
     it('fails closed when the permission endpoint is down', async function () {
       const answers = introspectionAnswers();
       const { backend } = setup(
-        { permissions: { remote: { url: 'http://perms.test/check' } } },
+        { permissions: { remote: { url: 'https://perms.test/check' } } },
         (n, url, init) =>
-          url.startsWith('http://perms.test/') ? { status: 500 } : answers(n, url, init),
+          url.startsWith('https://perms.test/') ? { status: 500 } : answers(n, url, init),
       );
       const user = (await backend.authenticate(undefined, { token: 'good-1' }))!;
       await expectRejection(backend.hasPerm(user, 'shop.refund'), 'BACKEND_UNAVAILABLE');
@@ -401,7 +401,7 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
         false,
       );
       expect(
-        await backend.hasPerm({ ...user, issuer: 'http://evil.test' }, 'shop.view_order'),
+        await backend.hasPerm({ ...user, issuer: 'https://evil.test' }, 'shop.view_order'),
       ).to.equal(false);
       expect(await backend.hasPerm(ANONYMOUS_USER, 'shop.view_order')).to.equal(false);
     });
@@ -415,7 +415,7 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       const b = (await backend.authenticate(undefined, { token: 'good-1' }))!;
       expect(b.id).to.equal(a.id);
       expect(await store.identitiesOf(a.id)).to.deep.equal([
-        { backendId: 'rest', issuer: 'http://as.test', subject: 'good-1' },
+        { backendId: 'rest', issuer: 'https://as.test', subject: 'good-1' },
       ]);
       const reloaded = (await backend.getUser(a.id))!;
       expect(reloaded.username).to.equal('good-1');

@@ -166,6 +166,8 @@ const restBackend = z
       .optional(),
     /** Fail open when the token service is down: must be written out, and is logged on every use. */
     dangerouslyFailOpen: z.boolean().default(false),
+    /** Plain-http token service beyond loopback: must be written out. */
+    allowInsecureHttp: z.boolean().default(false),
   })
   .strict();
 
