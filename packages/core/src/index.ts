@@ -26,6 +26,12 @@ export {
   isAuthBridgeError,
   PermissionDenied,
 } from './errors.js';
+export {
+  consoleEventLogger,
+  type EventLogger,
+  type LogFields,
+  silentEventLogger,
+} from './event-logger.js';
 export { type Listener, TypedEmitter } from './events.js';
 export {
   type LocalPasswordBackendOptions,
@@ -40,6 +46,7 @@ export {
   validateScryptParams,
   verifyPassword,
 } from './local/password-hasher.js';
+export { isSafeLocalPath, safeLocalPath } from './safe-local-path.js';
 export { assertKeyAndTtl, type KeyValueStore } from './stores/key-value-store.js';
 export {
   MemoryKeyValueStore,

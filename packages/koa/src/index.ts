@@ -30,7 +30,6 @@ export {
   sessions,
 } from './session.js';
 export { escapeHtml } from './escape-html.js';
-export { safeLocalPath } from './safe-local-path.js';
 export {
   type LogoutOutcome,
   type OutboundSamlMessage,

@@ -11,11 +11,11 @@ import {
   type Authenticator,
   type KeyValueStore,
   type User,
+  safeLocalPath,
 } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
 import type { AuthState } from './auth-state.js';
 import { escapeHtml } from './escape-html.js';
-import { safeLocalPath } from './safe-local-path.js';
 import { destroySession } from './session.js';
 import { login, logout } from './session-auth.js';
 
@@ -88,13 +88,14 @@ const ROUTE = /^\/([A-Za-z0-9_-]{1,64})\/(login|acs|metadata|slo)$/;
  */
 export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
   const base = (options.basePath ?? '/saml').replace(/\/$/, '');
-  const known = (): ReadonlySet<string> => new Set(options.backend.listIdps().map((i) => i.id));
+  // The IdP list is fixed when the backend is built: read it once, not per request.
+  const known: ReadonlySet<string> = new Set(options.backend.listIdps().map((i) => i.id));
 
   return async (ctx, next) => {
     const match = ctx.path.startsWith(`${base}/`) ? ROUTE.exec(ctx.path.slice(base.length)) : null;
     const idp = match?.[1];
     const action = match?.[2];
-    if (idp === undefined || action === undefined || !known().has(idp)) {
+    if (idp === undefined || action === undefined || !known.has(idp)) {
       await next();
       return;
     }

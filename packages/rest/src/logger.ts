@@ -1,54 +1,25 @@
 /**
  * The logger the REST backend writes to. Events carry a stable name and structured fields; no field
  * ever holds a token, a password or a client secret (a token appears as a hash prefix at most).
+ * The contract is core's {@link EventLogger}; these names are kept for readers of this package.
  *
  * @packageDocumentation
  */
+import {
+  consoleEventLogger,
+  type EventLogger,
+  type LogFields as CoreLogFields,
+  silentEventLogger,
+} from '@authbridge/core';
 
-/** Structured fields of a log event. */
-export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
+/** Structured fields of a log event (core's `LogFields`). */
+export type LogFields = CoreLogFields;
 
-/**
- * Where log events go. Each method receives an event name (`rest.fail_open`, `rest.circuit_open`,
- * ...) and fields. Adapt pino, winston or console in a few lines.
- *
- * @example
- * ```ts
- * const logger: RestLogger = {
- *   debug: (event, fields) => pino.debug(fields, event),
- *   info: (event, fields) => pino.info(fields, event),
- *   warn: (event, fields) => pino.warn(fields, event),
- *   error: (event, fields) => pino.error(fields, event),
- * };
- * ```
- */
-export interface RestLogger {
-  debug(event: string, fields: LogFields): void;
-  info(event: string, fields: LogFields): void;
-  warn(event: string, fields: LogFields): void;
-  error(event: string, fields: LogFields): void;
-}
+/** The REST backend's logger (core's `EventLogger`). */
+export type RestLogger = EventLogger;
 
-/**
- * The default logger: warnings and errors go to the console as one JSON line each, debug and info
- * are dropped. Warnings are on by default because the events behind them (fail-open used, circuit
- * opened) are ones an operator must see.
- */
-export const consoleLogger: RestLogger = Object.freeze({
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (event: string, fields: LogFields) => {
-    console.warn(JSON.stringify({ level: 'warn', event, ...fields }));
-  },
-  error: (event: string, fields: LogFields) => {
-    console.error(JSON.stringify({ level: 'error', event, ...fields }));
-  },
-});
+/** Warnings and errors as one JSON line each on the console; debug and info dropped. The default. */
+export const consoleLogger: RestLogger = consoleEventLogger;
 
-/** A logger that drops everything (tests, benchmarks). */
-export const silentLogger: RestLogger = Object.freeze({
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-});
+/** Drops everything. */
+export const silentLogger: RestLogger = silentEventLogger;

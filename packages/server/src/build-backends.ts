@@ -6,6 +6,7 @@
 import {
   type AnyAuthBackend,
   AuthBridgeError,
+  type EventLogger,
   type KeyValueStore,
   LocalPasswordBackend,
   type UserStore,
@@ -91,10 +92,7 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
 };
 
 /** The `(event, fields)` logger both protocol backends take, writing to pino. */
-function eventLogger(
-  logger: Logger,
-  backendId: string,
-): Record<'debug' | 'info' | 'warn' | 'error', (event: string, fields: object) => void> {
+function eventLogger(logger: Logger, backendId: string): EventLogger {
   const log = logger.child({ backend: backendId });
   return {
     debug: (event, fields) => {

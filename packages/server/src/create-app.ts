@@ -8,6 +8,7 @@ import Router from '@koa/router';
 import {
   AuthBridgeError,
   Authenticator,
+  safeLocalPath,
   type KeyValueStore,
   MemoryKeyValueStore,
   MemoryUserStore,
@@ -24,7 +25,6 @@ import {
   login,
   logout,
   requireAuth,
-  safeLocalPath,
   samlLogoutMessage,
   samlRoutes,
   sendSamlMessage,

@@ -42,3 +42,16 @@ export function mapSqliteError(error: unknown, operation: string): AuthBridgeErr
     cause: error,
   });
 }
+
+/**
+ * Runs one store operation: CLOSED after `close()`, and any SQLite error translated by
+ * {@link mapSqliteError}. Shared by every SQLite store.
+ */
+export function runSqlite<T>(closed: boolean, operation: string, work: () => T): T {
+  if (closed) throw new AuthBridgeError('CLOSED', 'Store is closed');
+  try {
+    return work();
+  } catch (error) {
+    throw mapSqliteError(error, operation);
+  }
+}

@@ -5,9 +5,8 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Clock, systemClock } from '../clock.js';
-import { AuthBridgeError } from '../errors.js';
 import { assertKeyAndTtl, type KeyValueStore } from '../stores/key-value-store.js';
-import { mapSqliteError } from './map-sqlite-error.js';
+import { runSqlite } from './map-sqlite-error.js';
 import { openSqliteDatabase } from './sqlite-database.js';
 
 /** Options for {@link SqliteKeyValueStore}. */
@@ -98,11 +97,6 @@ export class SqliteKeyValueStore implements KeyValueStore {
   }
 
   #run<T>(operation: string, work: () => T): T {
-    if (this.#closed) throw new AuthBridgeError('CLOSED', 'Store is closed');
-    try {
-      return work();
-    } catch (error) {
-      throw mapSqliteError(error, operation);
-    }
+    return runSqlite(this.#closed, operation, work);
   }
 }

@@ -24,7 +24,7 @@ import {
   type UserProfile,
   type UserStore,
 } from '../stores/user-store.js';
-import { mapSqliteError } from './map-sqlite-error.js';
+import { runSqlite } from './map-sqlite-error.js';
 import { openSqliteDatabase, transaction } from './sqlite-database.js';
 
 /** Options for {@link SqliteUserStore}. */
@@ -244,12 +244,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   #run<T>(operation: string, work: () => T): T {
-    if (this.#closed) throw new AuthBridgeError('CLOSED', 'Store is closed');
-    try {
-      return work();
-    } catch (error) {
-      throw mapSqliteError(error, operation);
-    }
+    return runSqlite(this.#closed, operation, work);
   }
 }
 

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Authenticator } from '@authbridge/core';
-import { RestTokenBackend } from '@authbridge/rest';
+import { type RestBackendStats, RestTokenBackend } from '@authbridge/rest';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The host's metrics. */
@@ -42,37 +42,42 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
   const rest = authenticator.backends.filter(
     (b): b is RestTokenBackend => b instanceof RestTokenBackend,
   );
-  new Gauge({
-    name: 'authbridge_token_cache_hits',
-    help: 'Token checks answered from the cache, by backend (monotonic since start)',
-    labelNames: ['backend'] as const,
-    registers: [registry],
-    collect() {
-      for (const b of rest) this.set({ backend: b.id }, b.stats().cacheHits);
-    },
-  });
-  new Gauge({
-    name: 'authbridge_token_cache_misses',
-    help: 'Token checks not in the cache, by backend (monotonic since start)',
-    labelNames: ['backend'] as const,
-    registers: [registry],
-    collect() {
-      for (const b of rest) this.set({ backend: b.id }, b.stats().cacheMisses);
-    },
-  });
-  new Gauge({
-    name: 'authbridge_circuit_open',
-    help: 'Circuit breaker state by backend: 0 closed, 0.5 half-open, 1 open',
-    labelNames: ['backend'] as const,
-    registers: [registry],
-    collect() {
-      for (const b of rest) {
-        const state = b.stats().circuit;
-        if (state !== undefined)
-          this.set({ backend: b.id }, state === 'open' ? 1 : state === 'half-open' ? 0.5 : 0);
-      }
-    },
-  });
+  const CIRCUIT = { closed: 0, 'half-open': 0.5, open: 1 } as const;
+  const restGauges: [
+    name: string,
+    help: string,
+    read: (s: RestBackendStats) => number | undefined,
+  ][] = [
+    [
+      'authbridge_token_cache_hits',
+      'Token checks answered from the cache, by backend (monotonic since start)',
+      (s) => s.cacheHits,
+    ],
+    [
+      'authbridge_token_cache_misses',
+      'Token checks not in the cache, by backend (monotonic since start)',
+      (s) => s.cacheMisses,
+    ],
+    [
+      'authbridge_circuit_open',
+      'Circuit breaker state by backend: 0 closed, 0.5 half-open, 1 open',
+      (s) => s.circuit && CIRCUIT[s.circuit],
+    ],
+  ];
+  for (const [name, help, read] of restGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['backend'] as const,
+      registers: [registry],
+      collect() {
+        for (const b of rest) {
+          const value = read(b.stats());
+          if (value !== undefined) this.set({ backend: b.id }, value);
+        }
+      },
+    });
+  }
   authenticator.events.on('loggedIn', ({ user }) => {
     logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });
   });

@@ -1,0 +1,34 @@
+/**
+ * Redirect targets limited to this site: the one guard against open redirects, used for `next`
+ * after a login and for SAML RelayState.
+ *
+ * @packageDocumentation
+ */
+
+const BASE = 'https://local-path.invalid';
+
+/**
+ * Whether `value` is a path on this site: it starts with one `/` (not `//` or `/\`, which browsers
+ * read as another host), holds no backslash or control character, stays on this origin once
+ * resolved, and is at most `maxBytes` bytes of UTF-8 (default 2048).
+ */
+export function isSafeLocalPath(value: unknown, maxBytes = 2048): value is string {
+  if (typeof value !== 'string' || value === '' || Buffer.byteLength(value) > maxBytes)
+    return false;
+  if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return false;
+  for (const ch of value) {
+    const c = ch.charCodeAt(0);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  try {
+    const url = new URL(value, BASE);
+    return url.origin === BASE && !url.pathname.startsWith('//');
+  } catch {
+    return false;
+  }
+}
+
+/** `value` when {@link isSafeLocalPath} holds, else undefined. */
+export function safeLocalPath(value: unknown, maxBytes?: number): string | undefined {
+  return isSafeLocalPath(value, maxBytes) ? value : undefined;
+}
