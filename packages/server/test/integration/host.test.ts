@@ -1,7 +1,8 @@
 // The reference host over HTTP (supertest on the unlistened app) and its CLI as a child process.
-import { createApp, type HostApp, parseConfig } from '@authbridge/server';
+import { createApp, type HostApp, listen, parseConfig } from '@authbridge/server';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,6 +204,75 @@ describe('reference host over HTTP', function () {
     expect((res.body as { status: string }).status).to.equal('not ready');
   });
 });
+
+describe('graceful shutdown', function () {
+  it('stops accepting connections, lets an in-flight request finish, then closes the app', async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'authbridge-drain-'));
+    const app = await createApp(config(dir), { logger: pino({ level: 'silent' }) });
+    const host = await listen(app, '127.0.0.1', 0);
+    try {
+      const { port } = new URL(host.url);
+      // A request whose body is still on its way when shutdown starts.
+      const body = 'username=olga&password=olga-password-123';
+      const inFlight = slowLoginRequest(Number(port), body.length);
+      await inFlight.sent;
+      let closed = false;
+      const stopping = host.shutdown(10_000).then(() => {
+        closed = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(closed, 'shutdown waits for the in-flight request').to.equal(false);
+      await fetch(`${host.url}/healthz`).then(
+        () => expect.fail('a new connection was accepted during shutdown'),
+        () => undefined,
+      );
+      inFlight.finish(body);
+      expect(await inFlight.status).to.equal(403); // answered (no CSRF token), not cut off
+      await stopping;
+      expect(closed).to.equal(true);
+      await request(app.callback()).get('/readyz').expect(503); // stores closed after the drain
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A POST /login whose headers go out now and whose body is written by `finish`. */
+function slowLoginRequest(port: number, length: number) {
+  let finish!: (body: string) => void;
+  let sent!: () => void;
+  const sentP = new Promise<void>((resolve) => (sent = resolve));
+  const status = new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/login',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': length },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.flushHeaders();
+    req.on('socket', (socket) =>
+      socket.on('connect', () => {
+        sent();
+      }),
+    );
+    finish = (body) => req.end(body);
+  });
+  return {
+    sent: sentP,
+    status,
+    finish: (body: string) => {
+      finish(body);
+    },
+  };
+}
 
 describe('authbridge CLI', function () {
   let dir: string;
