@@ -7,7 +7,12 @@
 export type { AuthState } from './auth-state.js';
 export { bearer, type BearerOptions, ChallengeError } from './bearer.js';
 export { csrf, csrfToken } from './csrf.js';
-export { type ErrorHandlerOptions, errorHandler, type ErrorLogger } from './error-handler.js';
+export {
+  type ErrorHandlerOptions,
+  errorHandler,
+  type ErrorLogger,
+  sendError,
+} from './error-handler.js';
 export { requireAuth, requirePerm, type RequirePermOptions } from './guards.js';
 export {
   authbridge,

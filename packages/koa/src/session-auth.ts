@@ -16,7 +16,13 @@ import {
   type User,
 } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { AuthState } from './auth-state.js';
 import type { Session } from './session.js';
 
@@ -45,9 +51,12 @@ export interface LoginOptions {
 
 interface Internal<TUser extends User> {
   readonly authenticator: Authenticator<TUser>;
-  readonly secret: Buffer;
+  readonly sessionHash: (user: User) => string;
   readonly clock: Clock;
 }
+
+// Enough for every user active at once on one process; beyond it the memo starts over.
+const MAX_MEMOIZED_HASHES = 10_000;
 
 const INTERNAL = Symbol('authbridge');
 
@@ -66,7 +75,7 @@ export function authbridge<TUser extends User>(
     throw new AuthBridgeError('CONFIG_INVALID', 'secret must be at least 32 bytes');
   const internal: Internal<TUser> = Object.freeze({
     authenticator: options.authenticator,
-    secret,
+    sessionHash: sessionHasher(createSecretKey(secret)),
     clock: options.clock ?? systemClock,
   });
   return async (ctx, next) => {
@@ -88,7 +97,7 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
   const internal = internalOf<User>(ctx);
   const session = requireSession(ctx);
   const backendId = user.backendId ?? soleBackend(internal.authenticator);
-  const hash = sessionHash(internal.secret, user);
+  const hash = internal.sessionHash(user);
   const currentId = session.get(SESSION_KEY);
   if (currentId !== undefined) {
     const stored = session.get(HASH_SESSION_KEY);
@@ -151,7 +160,7 @@ async function userFromSession<TUser extends User>(
   const user = await internal.authenticator.getUser(userId, backendId);
   if (!user.isAuthenticated) return ANONYMOUS_USER;
   // Session verification: a changed password (sessionVersion) ends every other session.
-  if (!sameHash(session.get(HASH_SESSION_KEY), sessionHash(internal.secret, user))) {
+  if (!sameHash(session.get(HASH_SESSION_KEY), internal.sessionHash(user))) {
     session.flush();
     return ANONYMOUS_USER;
   }
@@ -159,11 +168,26 @@ async function userFromSession<TUser extends User>(
   return user;
 }
 
-function sessionHash(secret: Buffer, user: User): string {
-  return createHmac('sha256', secret)
-    .update('authbridge.session-hash\0')
-    .update(user.sessionVersion ?? '')
-    .digest('base64url');
+/**
+ * The session hash of a user: an HMAC of its `sessionVersion`. Every request with a session
+ * verifies it, so results are memoized by version (a version is a random id that only ever maps to
+ * one hash); the key is a KeyObject because createHmac re-imports a Buffer key on every call.
+ */
+function sessionHasher(key: KeyObject): (user: User) => string {
+  const memo = new Map<string, string>();
+  return (user) => {
+    const version = user.sessionVersion ?? '';
+    let hash = memo.get(version);
+    if (hash === undefined) {
+      hash = createHmac('sha256', key)
+        .update('authbridge.session-hash\0')
+        .update(version)
+        .digest('base64url');
+      if (memo.size >= MAX_MEMOIZED_HASHES) memo.clear();
+      memo.set(version, hash);
+    }
+    return hash;
+  };
 }
 
 function sameHash(stored: unknown, expected: string): boolean {

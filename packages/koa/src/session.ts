@@ -5,7 +5,7 @@
  */
 import { AuthBridgeError, type KeyValueStore } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Options for {@link sessions}. */
 export interface SessionOptions {
@@ -27,9 +27,19 @@ function newSessionId(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** @internal What {@link sessions} must do with a session at the end of a request. */
+interface CommitPlan {
+  readonly stored: boolean;
+  readonly data: SessionData;
+  readonly dirty: boolean;
+  readonly retired: string | undefined;
+}
+
 /** The per-request session handle, at `ctx.state.session`. */
 export class Session {
-  #id: string;
+  // Made on first use: most anonymous requests (probes of a page, a bad cookie) never need one,
+  // and 256 random bits per request showed up on the hot path.
+  #id: string | undefined;
   #data: SessionData;
   #dirty = false;
   // Whether #id names a session already in the store (loaded from the cookie, never cycled).
@@ -39,7 +49,7 @@ export class Session {
   /** @internal Sessions are made by {@link sessions}. */
   constructor(id: string | undefined, data: SessionData) {
     this.#stored = id !== undefined;
-    this.#id = id ?? newSessionId();
+    this.#id = id;
     this.#data = data;
   }
 
@@ -48,7 +58,7 @@ export class Session {
    * at the end of it (so a login can record "this local session" with an identity provider).
    */
   get id(): string {
-    return this.#id;
+    return (this.#id ??= newSessionId());
   }
 
   get(key: string): unknown {
@@ -82,15 +92,8 @@ export class Session {
   }
 
   /** @internal What the middleware needs to persist the session. */
-  commitPlan(): {
-    id: string;
-    stored: boolean;
-    data: SessionData;
-    dirty: boolean;
-    retired: string | undefined;
-  } {
+  commitPlan(): CommitPlan {
     return {
-      id: this.#id,
       stored: this.#stored,
       data: this.#data,
       dirty: this.#dirty,
@@ -100,7 +103,7 @@ export class Session {
 
   #retire(): void {
     if (this.#stored) this.#destroyOld ??= this.#id;
-    this.#id = newSessionId();
+    this.#id = undefined;
     this.#stored = false;
   }
 }
@@ -120,7 +123,7 @@ export interface SessionState {
 
 // Store keys are hashes of the id: a dump of the store does not hand out usable cookies.
 function storeKey(id: string): string {
-  return `session:${createHash('sha256').update(id).digest('base64url')}`;
+  return `session:${hash('sha256', id, 'base64url')}`;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -140,32 +143,34 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
 
   return async (ctx, next) => {
     const cookie = ctx.cookies.get(cookieName);
-    let session = new Session(undefined, {});
+    let session: Session | undefined;
     if (cookie !== undefined && ID_PATTERN.test(cookie)) {
       const raw = await store.get(storeKey(cookie));
       if (raw !== undefined) session = new Session(cookie, JSON.parse(raw) as SessionData);
     }
+    session ??= new Session(undefined, {});
     ctx.state.session = session;
     try {
       await next();
     } finally {
-      await commit(ctx, session);
+      // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
+      // bring the ended session back. Lifetime therefore counts from the last change (login).
+      const plan = session.commitPlan();
+      if (plan.dirty || plan.retired !== undefined) await commit(ctx, session, plan);
     }
   };
 
-  async function commit(ctx: Context, session: Session): Promise<void> {
-    const plan = session.commitPlan();
+  async function commit(ctx: Context, session: Session, plan: CommitPlan): Promise<void> {
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
-    // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
-    // bring the ended session back. Lifetime therefore counts from the last change (login).
     if (!plan.dirty) return;
-    if (plan.stored && (await store.get(storeKey(plan.id))) === undefined) {
+    const id = session.id;
+    if (plan.stored && (await store.get(storeKey(id))) === undefined) {
       // Ended elsewhere (logout, password change, IdP logout) while this request ran: do not
       // resurrect it.
       return;
     }
     if (Object.keys(plan.data).length === 0) {
-      if (plan.stored) await store.delete(storeKey(plan.id));
+      if (plan.stored) await store.delete(storeKey(id));
       ctx.cookies.set(cookieName, null, {
         httpOnly: true,
         sameSite,
@@ -174,8 +179,8 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       });
       return;
     }
-    await store.set(storeKey(plan.id), JSON.stringify(plan.data), maxAgeMs);
-    ctx.cookies.set(cookieName, plan.id, {
+    await store.set(storeKey(id), JSON.stringify(plan.data), maxAgeMs);
+    ctx.cookies.set(cookieName, id, {
       httpOnly: true,
       sameSite,
       secure: ctx.secure,

@@ -21,7 +21,6 @@ import {
   bearer,
   csrf,
   csrfToken,
-  errorHandler,
   login,
   logout,
   requireAuth,
@@ -37,11 +36,10 @@ import { buildBackends } from './build-backends.js';
 import type { HostConfig } from './config/schema.js';
 import { createMetrics } from './http/metrics.js';
 import { homePage, loginPage } from './http/pages.js';
-import { type RequestLogState, requestLog } from './http/request-log.js';
-import { securityHeaders } from './http/security-headers.js';
+import { edge, type EdgeState } from './http/edge.js';
 
 /** Koa state on every request of the host. */
-export type HostState = AuthState & RequestLogState;
+export type HostState = AuthState & EdgeState;
 
 /** The host app: a Koa app (not listening) that owns stores and backends until `close()`. */
 export interface HostApp extends Koa<HostState> {
@@ -94,9 +92,8 @@ export async function createApp(
 
   const app = new Koa<HostState>() as HostApp;
   app.proxy = config.server.trustProxy;
-  app.silent = true; // errors are logged by errorHandler, with request ids
+  app.silent = true; // errors are logged by edge(), with request ids
 
-  app.use(requestLog(logger));
   const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);
   const samlIdps = samlBackends.flatMap((b) =>
     b.listIdps().map((i) => ({ id: i.id, displayName: i.displayName })),
@@ -106,33 +103,36 @@ export async function createApp(
       ? b.idps.flatMap((i) => [i.ssoUrl, i.sloUrl ?? i.ssoUrl].map((u) => new URL(u).origin))
       : [],
   );
-  app.use(securityHeaders(idpOrigins));
-  app.use(
-    errorHandler({
-      logger: {
-        error: (fields, message) => {
-          logger.error(fields, message);
-        },
-      },
-    }),
-  );
-  app.use(async (ctx, next) => {
-    const end = metrics.httpDuration.startTimer({ method: ctx.method });
-    try {
-      await next();
-    } finally {
-      end({
-        route: (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched',
-        status: String(ctx.status),
-      });
-    }
-  });
+  app.use(edge({ logger, metrics, formTargets: idpOrigins }));
 
-  const probes = new Router<HostState>();
-  probes.get('/healthz', (ctx) => {
+  // Each route names exactly the layers it needs, so a request pays for nothing else: probes
+  // touch no store, bearer API calls never load a session or check CSRF, only routes that take a
+  // body parse one.
+  const router = new Router<HostState>();
+  const parseBody = bodyParser({
+    enableTypes: ['form', 'json'],
+    formLimit: '16kb',
+    jsonLimit: '16kb',
+  });
+  const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
+  const sessionUser = authbridge({ authenticator, secret: config.server.secret });
+  const withSession = [loadSession, sessionUser] as const;
+  const checkCsrf = csrf();
+  const bearerUser = bearer({ authenticator, realm: 'authbridge' });
+  // An API request that carries a token is stateless; one without is answered from the session
+  // (the browser calling /api/me after logging in).
+  const apiUser: Koa.Middleware<HostState> = async (ctx, next) => {
+    if (ctx.get('authorization') !== '') await bearerUser(ctx, next);
+    else
+      await loadSession(ctx, async () => {
+        await sessionUser(ctx, next);
+      });
+  };
+
+  router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  probes.get('/readyz', async (ctx) => {
+  router.get('/readyz', async (ctx) => {
     const checks: Record<string, string> = {};
     await Promise.all([
       ...backends.map(async (b) => {
@@ -149,41 +149,25 @@ export async function createApp(
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'not ready', checks };
   });
-  probes.get('/metrics', async (ctx) => {
+  router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });
-  app.use(probes.routes());
 
-  // Bearer API requests are stateless: they never touch the session store or CSRF.
-  const bearerAuth = bearer({ authenticator, realm: 'authbridge' });
-  // App-level rather than router-level: @koa/router runs `use` middleware only for paths one of
-  // its routes matches, and the SAML endpoints are served by middleware, not routes.
-  const parseBody = bodyParser({
-    enableTypes: ['form', 'json'],
-    formLimit: '16kb',
-    jsonLimit: '16kb',
-  });
-  app.use(async (ctx, next) => {
-    // Only requests that carry a body pay for the parser.
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') await next();
-    else await parseBody(ctx, next);
-  });
-  app.use(async (ctx, next) => {
-    if (ctx.path.startsWith('/api/') && ctx.get('authorization') !== '')
-      await bearerAuth(ctx, next);
-    else await sessionChain(ctx, next);
-  });
-  const sessionChain = composeAll([
-    sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs }),
-    authbridge({ authenticator, secret: config.server.secret }),
-    // Before csrf(): the ACS and SLO take cross-site POSTs from IdPs, checked by signatures.
-    ...samlBackends.map((backend) => samlRoutes({ backend, authenticator, sessionStore: kvStore })),
-    csrf(),
-  ]);
+  if (samlBackends.length > 0) {
+    // The ACS and SLO take cross-site POSTs from IdPs, checked by signatures, not CSRF tokens.
+    // Each backend's routes pass on IdPs that are not its own; nobody's IdP is a 404.
+    router.all(
+      '/saml/:idp/:action',
+      parseBody,
+      ...withSession,
+      ...samlBackends.map((backend) =>
+        samlRoutes({ backend, authenticator, sessionStore: kvStore }),
+      ),
+    );
+  }
 
-  const web = new Router<HostState>();
-  web.get('/', async (ctx) => {
+  router.get('/', ...withSession, async (ctx) => {
     const user = await ctx.state.user;
     ctx.type = 'html';
     ctx.body = homePage({
@@ -192,7 +176,7 @@ export async function createApp(
       csrfToken: csrfToken(ctx),
     });
   });
-  web.get('/login', (ctx) => {
+  router.get('/login', ...withSession, (ctx) => {
     ctx.type = 'html';
     ctx.body = loginPage({
       csrfToken: csrfToken(ctx),
@@ -201,7 +185,7 @@ export async function createApp(
       samlIdps,
     });
   });
-  web.post('/login', async (ctx) => {
+  router.post('/login', parseBody, ...withSession, checkCsrf, async (ctx) => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const username = typeof body['username'] === 'string' ? body['username'] : '';
     const password = typeof body['password'] === 'string' ? body['password'] : '';
@@ -226,7 +210,7 @@ export async function createApp(
     ctx.status = 303;
     ctx.redirect(next ?? '/');
   });
-  web.post('/logout', async (ctx) => {
+  router.post('/logout', parseBody, ...withSession, checkCsrf, async (ctx) => {
     // A SAML login also ends at its IdP (Single Logout); the local session ends now either way.
     const user = await ctx.state.user;
     const owner = samlBackends.find((b) => b.id === user.backendId);
@@ -241,7 +225,7 @@ export async function createApp(
     ctx.status = 303;
     ctx.redirect(idpLogout?.url ?? '/login');
   });
-  web.get('/api/me', requireAuth(), async (ctx) => {
+  router.get('/api/me', apiUser, requireAuth(), async (ctx) => {
     const user = await ctx.state.user;
     if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
     ctx.body = {
@@ -255,8 +239,8 @@ export async function createApp(
       permissions: [...(await authenticator.getAllPermissions(user))].sort(),
     };
   });
-  app.use(web.routes());
-  app.use(web.allowedMethods());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
 
   let closing: Promise<void> | undefined;
   Object.defineProperties(app, {
@@ -280,15 +264,4 @@ async function outcome(check: () => Promise<unknown>): Promise<string> {
   } catch (error) {
     return error instanceof AuthBridgeError ? error.code : 'error';
   }
-}
-
-function composeAll(middleware: readonly Koa.Middleware<HostState>[]): Koa.Middleware<HostState> {
-  return async (ctx, next) => {
-    const run = async (i: number): Promise<void> => {
-      const m = middleware[i];
-      if (m) await m(ctx, () => run(i + 1));
-      else await next();
-    };
-    await run(0);
-  };
 }

@@ -8,3 +8,4 @@ export { openSqliteDatabase, SCHEMA_VERSION, transaction } from './sqlite-databa
 export { SqliteKeyValueStore, type SqliteKeyValueStoreOptions } from './sqlite-key-value-store.js';
 export { SqliteUserStore, type SqliteUserStoreOptions } from './sqlite-user-store.js';
 export { mapSqliteError } from './map-sqlite-error.js';
+export type { SqliteReadCacheOptions } from './read-cache.js';

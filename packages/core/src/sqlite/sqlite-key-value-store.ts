@@ -7,6 +7,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Clock, systemClock } from '../clock.js';
 import { assertKeyAndTtl, type KeyValueStore } from '../stores/key-value-store.js';
 import { runSqlite } from './map-sqlite-error.js';
+import { ReadCache, type SqliteReadCacheOptions } from './read-cache.js';
 import { openSqliteDatabase } from './sqlite-database.js';
 
 /** Options for {@link SqliteKeyValueStore}. */
@@ -14,6 +15,13 @@ export interface SqliteKeyValueStoreOptions {
   /** Database file path, or `:memory:`. */
   readonly path: string;
   readonly clock?: Clock;
+  /** Cache for `get` (sessions are read on every request). Default on; `false` turns it off. */
+  readonly readCache?: SqliteReadCacheOptions | false;
+}
+
+interface CachedValue {
+  readonly value: string;
+  readonly expiresAt: number | null;
 }
 
 // Expired rows are invisible at once and deleted in bulk every this many writes.
@@ -28,6 +36,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #setIfAbsent: StatementSync;
   readonly #delete: StatementSync;
   readonly #sweep: StatementSync;
+  readonly #cache: ReadCache<CachedValue> | undefined;
   #writes = 0;
   #closed = false;
 
@@ -36,7 +45,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
     this.#db = openSqliteDatabase(options.path);
     this.#clock = options.clock ?? systemClock;
     this.#get = this.#db.prepare(
-      'SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+      'SELECT value, expires_at FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
     );
     this.#set = this.#db.prepare(
       'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
@@ -49,23 +58,38 @@ export class SqliteKeyValueStore implements KeyValueStore {
     this.#sweep = this.#db.prepare(
       'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
     );
+    this.#cache =
+      options.readCache === false
+        ? undefined
+        : new ReadCache(this.#db, this.#clock, options.readCache);
   }
 
   async get(key: string): Promise<string | undefined> {
     assertKeyAndTtl(key, undefined);
-    const row = this.#run('get', () => this.#get.get(key, this.#clock.now())) as
-      { value: string } | undefined;
-    return row?.value;
+    return this.#run('get', () => {
+      const now = this.#clock.now();
+      const cached = this.#cache?.get(key);
+      // An expired entry is gone for everyone at the same instant: no need to ask the file.
+      if (cached !== undefined)
+        return cached.expiresAt === null || cached.expiresAt > now ? cached.value : undefined;
+      const row = this.#get.get(key, now) as
+        { value: string; expires_at: number | null } | undefined;
+      if (row === undefined) return undefined;
+      this.#cache?.set(key, { value: row.value, expiresAt: row.expires_at });
+      return row.value;
+    });
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     assertKeyAndTtl(key, ttlMs);
+    this.#cache?.delete(key);
     this.#run('set', () => this.#set.run(key, value, this.#expiry(ttlMs)));
     this.#afterWrite();
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     assertKeyAndTtl(key, ttlMs);
+    this.#cache?.delete(key);
     const now = this.#clock.now();
     const result = this.#run('setIfAbsent', () =>
       this.#setIfAbsent.run(key, value, now + ttlMs, now),
@@ -76,6 +100,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
 
   async delete(key: string): Promise<boolean> {
     assertKeyAndTtl(key, undefined);
+    this.#cache?.delete(key);
     const row = this.#run('delete', () => this.#delete.get(key)) as
       { expires_at: number | null } | undefined;
     return row !== undefined && (row.expires_at === null || row.expires_at > this.#clock.now());

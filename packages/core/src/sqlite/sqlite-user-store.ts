@@ -25,6 +25,7 @@ import {
   type UserStore,
 } from '../stores/user-store.js';
 import { runSqlite } from './map-sqlite-error.js';
+import { ReadCache, type SqliteReadCacheOptions } from './read-cache.js';
 import { openSqliteDatabase, transaction } from './sqlite-database.js';
 
 /** Options for {@link SqliteUserStore}. */
@@ -34,6 +35,11 @@ export interface SqliteUserStoreOptions {
   readonly clock?: Clock;
   /** Id generator; defaults to random UUIDs. */
   readonly generateId?: () => string;
+  /**
+   * Cache for `getById` (every request with a session loads its user, and permission checks load
+   * it again). Default on; `false` turns it off.
+   */
+  readonly readCache?: SqliteReadCacheOptions | false;
 }
 
 interface UserRow {
@@ -66,6 +72,7 @@ export class SqliteUserStore implements UserStore {
   readonly #generateId: () => string;
   // Prepared once per SQL text: preparing is most of the cost of a point lookup.
   readonly #statements = new Map<string, StatementSync>();
+  readonly #cache: ReadCache<StoredUser> | undefined;
   #closed = false;
 
   /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened or migrated. */
@@ -73,10 +80,20 @@ export class SqliteUserStore implements UserStore {
     this.#db = openSqliteDatabase(options.path);
     this.#clock = options.clock ?? systemClock;
     this.#generateId = options.generateId ?? randomUUID;
+    this.#cache =
+      options.readCache === false
+        ? undefined
+        : new ReadCache(this.#db, this.#clock, options.readCache);
   }
 
   async getById(id: string): Promise<StoredUser | undefined> {
-    return this.#run('getById', () => this.#selectUser('id = ?', id));
+    return this.#run('getById', () => {
+      const cached = this.#cache?.get(id);
+      if (cached !== undefined) return cached;
+      const user = this.#selectUser('id = ?', id);
+      if (user !== undefined) this.#cache?.set(id, user);
+      return user;
+    });
   }
 
   async getByUsername(username: string): Promise<StoredUser | undefined> {
@@ -101,7 +118,7 @@ export class SqliteUserStore implements UserStore {
 
   async create(user: NewUser): Promise<StoredUser> {
     const profile = normalizeProfile(user);
-    return this.#run('create', () =>
+    return this.#runWrite('create', () =>
       transaction(this.#db, () => this.#insert(profile, user.passwordHash)),
     );
   }
@@ -113,7 +130,7 @@ export class SqliteUserStore implements UserStore {
   ): Promise<ProvisionResult | null> {
     identityKey(identity);
     const normalized = normalizeProfile(profile);
-    return this.#run('provision', () =>
+    return this.#runWrite('provision', () =>
       transaction(this.#db, () => {
         const existing = this.#selectByIdentity(identity);
         if (existing) {
@@ -133,7 +150,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   async update(id: string, patch: Partial<UserProfile>): Promise<StoredUser> {
-    return this.#run('update', () =>
+    return this.#runWrite('update', () =>
       transaction(this.#db, () => {
         const user = this.#require(id);
         return this.#write(user, patchProfile(user, patch));
@@ -146,7 +163,7 @@ export class SqliteUserStore implements UserStore {
     passwordHash: string | undefined,
     options: SetPasswordOptions = {},
   ): Promise<StoredUser> {
-    return this.#run('setPassword', () =>
+    return this.#runWrite('setPassword', () =>
       transaction(this.#db, () => {
         const user = this.#require(id);
         const sessionVersion = options.keepSessions === true ? user.sessionVersion : randomUUID();
@@ -179,7 +196,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.#run(
+    return this.#runWrite(
       'delete',
       () => Number(this.#sql('DELETE FROM users WHERE id = ?').run(id).changes) === 1,
     );
@@ -245,6 +262,16 @@ export class SqliteUserStore implements UserStore {
 
   #run<T>(operation: string, work: () => T): T {
     return runSqlite(this.#closed, operation, work);
+  }
+
+  // Every write that can change a users row: the cache cannot tell which ids a write touched
+  // (provision may update a user found by identity), so it forgets everything.
+  #runWrite<T>(operation: string, work: () => T): T {
+    try {
+      return this.#run(operation, work);
+    } finally {
+      this.#cache?.clear();
+    }
   }
 }
 

@@ -68,8 +68,30 @@ describe('reference host over HTTP', function () {
     expect(res.text).to.include('autocomplete="current-password"');
     expect(res.text).to.not.include('<script');
     expect(res.headers['content-security-policy']).to.include("frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).to.include("form-action 'self'");
     expect(res.headers['x-content-type-options']).to.equal('nosniff');
     expect(res.headers['cache-control']).to.equal('no-store');
+    expect(res.headers['x-frame-options']).to.equal('DENY');
+    expect(res.headers['referrer-policy']).to.equal('same-origin');
+    expect(res.headers['cross-origin-opener-policy']).to.equal('same-origin');
+  });
+
+  it('sends JSON responses, errors included, with the API security headers', async function () {
+    const server = app.callback();
+    for (const res of [
+      await request(server).get('/healthz').expect(200),
+      await request(server).get('/api/me').expect(401),
+      await request(server).get('/nowhere').expect(404),
+    ]) {
+      expect(res.headers['x-content-type-options']).to.equal('nosniff');
+      expect(res.headers['cache-control']).to.equal('no-store');
+      expect(res.headers['content-security-policy']).to.equal(
+        "default-src 'none'; frame-ancestors 'none'",
+      );
+      expect(res.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
+      // Document-only headers stay off data responses.
+      expect(res.headers['referrer-policy']).to.equal(undefined);
+    }
   });
 
   it('logs in with the form, shows the user at /api/me, logs out', async function () {
