@@ -1,6 +1,7 @@
 // `npm run bench:http`: the reference host's /api/me under autocannon, with a bearer token (cached
 // by the REST backend) and with a session cookie, next to a bare Koa JSON endpoint on the same
-// machine in the same run. Prints one JSON line last.
+// machine in the same run. Prints one JSON line last (each row: the median of BENCH_ROUNDS rounds
+// of BENCH_SECONDS, errors summed over all rounds).
 import { createApp, listen, parseConfig, type RunningHost } from '@authbridge/server';
 import Koa from 'koa';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { autocannon, type HttpRow } from './http-lib.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 
 const dir = mkdtempSync(join(tmpdir(), 'authbridge-bench-http-'));
 const as = await startAuthorizationServer();
@@ -76,26 +78,25 @@ const token = await as.mint('app-1', { resource: API_RESOURCE, scope: 'read' });
 const warm = await fetch(`${host.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
 if (warm.status !== 200) throw new Error(`bench bearer warm-up failed: ${warm.status}`);
 
-const results: HttpRow[] = [];
-results.push(await autocannon('koa-bare', bareUrl, {}, SECONDS, CONNECTIONS));
-results.push(
-  await autocannon(
-    'authbridge-bearer',
-    `${host.url}/api/me`,
-    { authorization: `Bearer ${token}` },
-    SECONDS,
-    CONNECTIONS,
-  ),
-);
-results.push(
-  await autocannon(
-    'authbridge-session',
-    `${host.url}/api/me`,
-    { cookie: sessionCookie },
-    SECONDS,
-    CONNECTIONS,
-  ),
-);
+// The three targets, measured in interleaved rounds after one warm-up each (JIT, caches): on a
+// shared 2-core machine a single 5 s sample swings by ±30%, so each row is the median round.
+const targets: [impl: string, url: string, headers: Record<string, string>][] = [
+  ['koa-bare', bareUrl, {}],
+  ['authbridge-bearer', `${host.url}/api/me`, { authorization: `Bearer ${token}` }],
+  ['authbridge-session', `${host.url}/api/me`, { cookie: sessionCookie }],
+];
+for (const [impl, url, headers] of targets) await autocannon(impl, url, headers, 1, CONNECTIONS);
+const rounds = new Map<string, HttpRow[]>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [impl, url, headers] of targets) {
+    const row = await autocannon(impl, url, headers, SECONDS, CONNECTIONS);
+    rounds.set(impl, [...(rounds.get(impl) ?? []), row]);
+  }
+}
+const results: HttpRow[] = [...rounds.values()].map((rows) => {
+  const median = [...rows].sort((a, b) => a.perSec - b.perSec)[Math.floor(rows.length / 2)]!;
+  return { ...median, errors: rows.reduce((sum, r) => sum + r.errors, 0) };
+});
 
 await host.shutdown(2000);
 await new Promise<void>((resolve) => {
@@ -106,6 +107,8 @@ await new Promise<void>((resolve) => {
 await as.close();
 rmSync(dir, { recursive: true, force: true });
 
+for (const [impl, rows] of rounds)
+  console.error(`${impl} rounds: ${rows.map((r) => r.perSec).join(', ')} req/s`);
 const base = results[0]!.perSec;
 for (const r of results)
   console.error(

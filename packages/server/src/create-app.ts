@@ -76,10 +76,10 @@ export async function createApp(
   const memory = config.stores.kind === 'memory';
   const userStore: UserStore = memory
     ? new MemoryUserStore()
-    : new SqliteUserStore({ path: config.stores.path });
+    : new SqliteUserStore({ path: config.stores.path, readCache: config.stores.readCache });
   const kvStore: KeyValueStore = memory
     ? new MemoryKeyValueStore()
-    : new SqliteKeyValueStore({ path: config.stores.path });
+    : new SqliteKeyValueStore({ path: config.stores.path, readCache: config.stores.readCache });
   const backends = await buildBackends(config.backends, {
     userStore,
     kvStore,

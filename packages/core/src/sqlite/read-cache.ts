@@ -14,19 +14,21 @@ import { AuthBridgeError } from '../errors.js';
  * file.
  */
 export interface SqliteReadCacheOptions {
-  /** Most entries kept (least recently used go first). Default 10 000. */
+  /** Most entries kept (the oldest go first). Default 10 000. */
   readonly maxEntries?: number;
   /**
    * How long, in ms, cached reads are served before the file is checked again for commits by other
    * connections. A commit by another process is seen by every read that starts this long (plus
    * the clock's 1 ms resolution) after it; this process's own writes through the same store are
-   * seen at once. 0 checks before every read. Default 1.
+   * seen at once. 0 checks before every read. Default 10.
    */
   readonly coherenceMs?: number;
 }
 
 const DEFAULT_MAX_ENTRIES = 10_000;
-const DEFAULT_COHERENCE_MS = 1;
+// 10 ms: far below anything a person or a network round trip can notice, while under load the
+// check (a read transaction: file-lock system calls) runs once per hundreds of requests, not per few.
+const DEFAULT_COHERENCE_MS = 10;
 
 /**
  * Why a cache at all: one point read through `node:sqlite` costs a read transaction, i.e. file-lock
@@ -74,18 +76,14 @@ export class ReadCache<V> {
         this.#entries.clear();
       }
     }
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      // Most recently used goes last; eviction takes the first.
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
+    // No reordering on a hit (so eviction is oldest-first, not least-recently-used): re-inserting
+    // would store this request's fresh key string in a long-lived map, and the garbage collector
+    // would then promote one string per request to the old generation.
+    return this.#entries.get(key);
   }
 
   /** Keeps a value just read from the file. */
   set(key: string, value: V): void {
-    this.#entries.delete(key);
     this.#entries.set(key, value);
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();

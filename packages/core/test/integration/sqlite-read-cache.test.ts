@@ -76,7 +76,7 @@ describe('SQLite read caches (two connections to one real file)', function () {
       expect((await off.getById(user.id))?.username).to.equal('alice2');
     });
 
-    it('keeps at most maxEntries, evicting the least recently used', async function () {
+    it('keeps at most maxEntries, evicting the oldest', async function () {
       const a = track(
         new SqliteUserStore({ path, clock, readCache: { maxEntries: 1, coherenceMs: 60_000 } }),
       );

@@ -243,6 +243,22 @@ export const configSchema = z
         /** `sqlite` (default, an embedded file) or `memory` (tests and demos: lost on restart). */
         kind: z.enum(['sqlite', 'memory']).default('sqlite'),
         path: z.string().min(1).default('./authbridge.db'),
+        /**
+         * The SQLite stores' read caches for sessions and users (see `SqliteReadCacheOptions`):
+         * `false` reads the file every time; `coherenceMs` bounds how long another process's
+         * commit (a logout, a deactivated user) can go unseen here. Default on, 10 ms.
+         */
+        readCache: z
+          .union([
+            z.literal(false),
+            z
+              .object({
+                maxEntries: z.number().int().positive().optional(),
+                coherenceMs: z.number().int().min(0).optional(),
+              })
+              .strict(),
+          ])
+          .optional(),
       })
       .strict()
       .default({ kind: 'sqlite', path: './authbridge.db' }),

@@ -46,6 +46,19 @@ describe('host configuration', function () {
     expect(err.message).to.match(/server: .*extra/);
   });
 
+  it('takes the SQLite read-cache settings and names a bad one', function () {
+    expect(
+      parseConfig({ ...minimal, stores: { readCache: { coherenceMs: 0 } } }, {}).stores.readCache,
+    ).to.deep.equal({ coherenceMs: 0 });
+    expect(parseConfig({ ...minimal, stores: { readCache: false } }, {}).stores.readCache).to.equal(
+      false,
+    );
+    const err = configError(() =>
+      parseConfig({ ...minimal, stores: { readCache: { coherenceMs: -1 } } }, {}),
+    );
+    expect(err.message).to.include('stores.readCache');
+  });
+
   it('interpolates ${ENV} and names the path of an unset variable', function () {
     const config = parseConfig(
       { server: { secret: '${AB_SECRET}' }, backends: [{ type: 'local' }] },
