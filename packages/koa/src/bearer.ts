@@ -7,7 +7,7 @@
 import { ANONYMOUS_USER, AuthBridgeError, type Authenticator, type User } from '@authbridge/core';
 import type { Middleware } from 'koa';
 import type { AuthState } from './auth-state.js';
-import { setUser } from './session-auth.js';
+import { setKnownUser } from './session-auth.js';
 
 /** Options for {@link bearer}. */
 export interface BearerOptions<TUser extends User> {
@@ -46,7 +46,7 @@ export function bearer<TUser extends User>(
     (ctx.state as { bearerRealm?: string }).bearerRealm = realm;
     const header = ctx.get('authorization');
     if (header === '') {
-      setUser(ctx, () => Promise.resolve(ANONYMOUS_USER));
+      setKnownUser(ctx, ANONYMOUS_USER);
       await next();
       return;
     }
@@ -59,7 +59,7 @@ export function bearer<TUser extends User>(
     const user = await options.authenticator.authenticate(ctx, { token: match[1] });
     if (!user)
       throw new ChallengeError('INVALID_TOKEN', `Bearer realm="${realm}", error="invalid_token"`);
-    setUser(ctx, () => Promise.resolve(user));
+    setKnownUser(ctx, user);
     ctx.state.authVia = 'bearer';
     await next();
   };
