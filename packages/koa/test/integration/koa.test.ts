@@ -49,7 +49,7 @@ interface Harness {
   local: LocalPasswordBackend;
   users: MemoryUserStore;
   logins: string[];
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 async function harness(): Promise<Harness> {
@@ -114,7 +114,8 @@ async function harness(): Promise<Harness> {
     local,
     users,
     logins,
-    cleanup: () => {
+    cleanup: async () => {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -144,8 +145,8 @@ describe('@authbridge/koa over HTTP', function () {
   beforeEach(async function () {
     h = await harness();
   });
-  afterEach(function () {
-    h.cleanup();
+  afterEach(async function () {
+    await h.cleanup();
   });
 
   it('answers 401 to anonymous and 403 to a user without the permission', async function () {
