@@ -36,8 +36,9 @@ export interface SqliteUserStoreOptions {
   /** Id generator; defaults to random UUIDs. */
   readonly generateId?: () => string;
   /**
-   * Cache for `getById` (every request with a session loads its user, and permission checks load
-   * it again). Default on; `false` turns it off.
+   * Cache for `getById` and `identitiesOf` (every request with a session loads its user, a
+   * directory or token backend checks the user's identity links, and permission checks do both
+   * again). Default on; `false` turns it off.
    */
   readonly readCache?: SqliteReadCacheOptions | false;
 }
@@ -73,6 +74,7 @@ export class SqliteUserStore implements UserStore {
   // Prepared once per SQL text: preparing is most of the cost of a point lookup.
   readonly #statements = new Map<string, StatementSync>();
   readonly #cache: ReadCache<StoredUser> | undefined;
+  readonly #identityCache: ReadCache<readonly ExternalIdentity[]> | undefined;
   #closed = false;
 
   /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened or migrated. */
@@ -81,6 +83,10 @@ export class SqliteUserStore implements UserStore {
     this.#clock = options.clock ?? systemClock;
     this.#generateId = options.generateId ?? randomUUID;
     this.#cache =
+      options.readCache === false
+        ? undefined
+        : new ReadCache(this.#db, this.#clock, options.readCache);
+    this.#identityCache =
       options.readCache === false
         ? undefined
         : new ReadCache(this.#db, this.#clock, options.readCache);
@@ -107,12 +113,19 @@ export class SqliteUserStore implements UserStore {
 
   async identitiesOf(userId: string): Promise<readonly ExternalIdentity[]> {
     return this.#run('identitiesOf', () => {
+      const cached = this.#identityCache?.get(userId);
+      if (cached !== undefined) return cached;
       const rows = this.#sql(
         'SELECT backend_id, issuer, subject FROM identities WHERE user_id = ? ORDER BY created_at, backend_id',
       ).all(userId) as unknown as IdentityRow[];
-      return rows.map((r) =>
-        Object.freeze({ backendId: r.backend_id, issuer: r.issuer, subject: r.subject }),
+      // Frozen: a cached list is handed to every caller.
+      const identities = Object.freeze(
+        rows.map((r) =>
+          Object.freeze({ backendId: r.backend_id, issuer: r.issuer, subject: r.subject }),
+        ),
       );
+      this.#identityCache?.set(userId, identities);
+      return identities;
     });
   }
 
@@ -177,7 +190,7 @@ export class SqliteUserStore implements UserStore {
 
   async link(userId: string, identity: ExternalIdentity): Promise<void> {
     identityKey(identity);
-    this.#run('link', () => {
+    this.#runWrite('link', () => {
       transaction(this.#db, () => {
         this.#require(userId);
         const owner = this.#sql(
@@ -264,13 +277,14 @@ export class SqliteUserStore implements UserStore {
     return runSqlite(this.#closed, operation, work);
   }
 
-  // Every write that can change a users row: the cache cannot tell which ids a write touched
-  // (provision may update a user found by identity), so it forgets everything.
+  // Every write that can change a users row or an identity link: the caches cannot tell which ids
+  // a write touched (provision may update a user found by identity), so they forget everything.
   #runWrite<T>(operation: string, work: () => T): T {
     try {
       return this.#run(operation, work);
     } finally {
       this.#cache?.clear();
+      this.#identityCache?.clear();
     }
   }
 }

@@ -64,6 +64,22 @@ describe('SQLite read caches (two connections to one real file)', function () {
       expect(await a.getById(user.id)).to.equal(undefined);
     });
 
+    it('caches identity links the same way: another connection’s link after the window, its own at once', async function () {
+      const a = track(new SqliteUserStore({ path, clock, readCache: { coherenceMs: 5 } }));
+      const b = track(new SqliteUserStore({ path, clock }));
+      const user = await a.create({ username: 'alice' });
+      const ldap = { backendId: 'ldap', issuer: 'ldap://dc1', subject: 'alice-guid' };
+      const rest = { backendId: 'rest', issuer: 'https://as', subject: 'alice' };
+      expect(await a.identitiesOf(user.id)).to.deep.equal([]);
+      await b.link(user.id, ldap);
+      expect(await a.identitiesOf(user.id)).to.deep.equal([]);
+      clock.advance(5);
+      expect(await a.identitiesOf(user.id)).to.deep.equal([ldap]);
+      await a.link(user.id, rest);
+      expect(await a.identitiesOf(user.id)).to.deep.equal([ldap, rest]);
+      expect(Object.isFrozen(await a.identitiesOf(user.id))).to.equal(true);
+    });
+
     it('checks the file before every read with coherenceMs 0, and not at all when off', async function () {
       const exact = track(new SqliteUserStore({ path, clock, readCache: { coherenceMs: 0 } }));
       const off = track(new SqliteUserStore({ path, clock, readCache: false }));
