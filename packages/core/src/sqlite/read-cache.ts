@@ -25,6 +25,12 @@ export interface SqliteReadCacheOptions {
   readonly coherenceMs?: number;
 }
 
+/** Read-cache settings with every default filled in. */
+export interface ResolvedReadCacheOptions {
+  readonly maxEntries: number;
+  readonly coherenceMs: number;
+}
+
 const DEFAULT_MAX_ENTRIES = 10_000;
 // 10 ms: far below anything a person or a network round trip can notice, while under load the
 // check (a read transaction: file-lock system calls) runs once per hundreds of requests, not per few.
@@ -48,16 +54,9 @@ export class ReadCache<V> {
   #version: unknown;
   #checkedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(db: DatabaseSync, clock: Clock, options: SqliteReadCacheOptions = {}) {
-    this.#maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    this.#coherenceMs = options.coherenceMs ?? DEFAULT_COHERENCE_MS;
-    if (!Number.isSafeInteger(this.#maxEntries) || this.#maxEntries < 1)
-      throw new AuthBridgeError(
-        'CONFIG_INVALID',
-        'readCache.maxEntries must be a positive integer',
-      );
-    if (!Number.isFinite(this.#coherenceMs) || this.#coherenceMs < 0)
-      throw new AuthBridgeError('CONFIG_INVALID', 'readCache.coherenceMs must be 0 or more');
+  constructor(db: DatabaseSync, clock: Clock, options: ResolvedReadCacheOptions) {
+    this.#maxEntries = options.maxEntries;
+    this.#coherenceMs = options.coherenceMs;
     this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#clock = clock;
   }
@@ -100,4 +99,24 @@ export class ReadCache<V> {
   clear(): void {
     this.#entries.clear();
   }
+}
+
+/**
+ * Validates and completes a store's `readCache` option; `undefined` when caching is off. Called
+ * before the store opens its file, so bad settings leave nothing open behind them.
+ *
+ * @throws {AuthBridgeError} CONFIG_INVALID for a non-positive `maxEntries` or a negative
+ * `coherenceMs`.
+ */
+export function resolveReadCacheOptions(
+  options: SqliteReadCacheOptions | false | undefined,
+): ResolvedReadCacheOptions | undefined {
+  if (options === false) return undefined;
+  const maxEntries = options?.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const coherenceMs = options?.coherenceMs ?? DEFAULT_COHERENCE_MS;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
+    throw new AuthBridgeError('CONFIG_INVALID', 'readCache.maxEntries must be a positive integer');
+  if (!Number.isFinite(coherenceMs) || coherenceMs < 0)
+    throw new AuthBridgeError('CONFIG_INVALID', 'readCache.coherenceMs must be 0 or more');
+  return Object.freeze({ maxEntries, coherenceMs });
 }

@@ -7,7 +7,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type Clock, systemClock } from '../clock.js';
 import { assertKeyAndTtl, type KeyValueStore } from '../stores/key-value-store.js';
 import { runSqlite } from './map-sqlite-error.js';
-import { ReadCache, type SqliteReadCacheOptions } from './read-cache.js';
+import { ReadCache, resolveReadCacheOptions, type SqliteReadCacheOptions } from './read-cache.js';
 import { openSqliteDatabase } from './sqlite-database.js';
 
 /** Options for {@link SqliteKeyValueStore}. */
@@ -42,6 +42,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
 
   /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened. */
   constructor(options: SqliteKeyValueStoreOptions) {
+    const cacheOptions = resolveReadCacheOptions(options.readCache);
     this.#db = openSqliteDatabase(options.path);
     this.#clock = options.clock ?? systemClock;
     this.#get = this.#db.prepare(
@@ -58,10 +59,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
     this.#sweep = this.#db.prepare(
       'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
     );
-    this.#cache =
-      options.readCache === false
-        ? undefined
-        : new ReadCache(this.#db, this.#clock, options.readCache);
+    this.#cache = cacheOptions && new ReadCache(this.#db, this.#clock, cacheOptions);
   }
 
   async get(key: string): Promise<string | undefined> {

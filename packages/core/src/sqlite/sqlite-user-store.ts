@@ -25,7 +25,7 @@ import {
   type UserStore,
 } from '../stores/user-store.js';
 import { runSqlite } from './map-sqlite-error.js';
-import { ReadCache, type SqliteReadCacheOptions } from './read-cache.js';
+import { ReadCache, resolveReadCacheOptions, type SqliteReadCacheOptions } from './read-cache.js';
 import { openSqliteDatabase, transaction } from './sqlite-database.js';
 
 /** Options for {@link SqliteUserStore}. */
@@ -79,17 +79,12 @@ export class SqliteUserStore implements UserStore {
 
   /** @throws {AuthBridgeError} STORE_UNAVAILABLE when the file cannot be opened or migrated. */
   constructor(options: SqliteUserStoreOptions) {
+    const cacheOptions = resolveReadCacheOptions(options.readCache);
     this.#db = openSqliteDatabase(options.path);
     this.#clock = options.clock ?? systemClock;
     this.#generateId = options.generateId ?? randomUUID;
-    this.#cache =
-      options.readCache === false
-        ? undefined
-        : new ReadCache(this.#db, this.#clock, options.readCache);
-    this.#identityCache =
-      options.readCache === false
-        ? undefined
-        : new ReadCache(this.#db, this.#clock, options.readCache);
+    this.#cache = cacheOptions && new ReadCache(this.#db, this.#clock, cacheOptions);
+    this.#identityCache = cacheOptions && new ReadCache(this.#db, this.#clock, cacheOptions);
   }
 
   async getById(id: string): Promise<StoredUser | undefined> {

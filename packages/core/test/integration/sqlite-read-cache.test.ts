@@ -2,7 +2,7 @@ import { expectRejection } from '@authbridge/conformance';
 import { ManualClock } from '@authbridge/core';
 import { SqliteKeyValueStore, SqliteUserStore } from '@authbridge/core/sqlite';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,13 +108,18 @@ describe('SQLite read caches (two connections to one real file)', function () {
       expect((await a.getById(u1.id))?.username).to.equal('u1-new');
     });
 
-    it('refuses bad cache settings with CONFIG_INVALID', async function () {
+    it('refuses bad cache settings with CONFIG_INVALID before opening the file', async function () {
       for (const readCache of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { coherenceMs: -1 }]) {
         await expectRejection(
           Promise.resolve().then(() => track(new SqliteUserStore({ path, readCache }))),
           'CONFIG_INVALID',
         );
+        await expectRejection(
+          Promise.resolve().then(() => track(new SqliteKeyValueStore({ path, readCache }))),
+          'CONFIG_INVALID',
+        );
       }
+      expect(existsSync(path), 'no database file left behind').to.equal(false);
     });
   });
 
