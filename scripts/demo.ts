@@ -57,6 +57,12 @@ const config = parseConfig(
     server: { host: '127.0.0.1', port, publicUrl, secret: randomBytes(32).toString('base64url') },
     stores: { kind: 'sqlite', path: join(dir, 'authbridge.db') },
     backends: [
+      // First: a break-glass account must work while the directory is down, and an outage of an
+      // earlier backend stops the chain (503) before later ones are asked.
+      {
+        type: 'local',
+        users: [{ username: 'admin', password: adminPassword, isSuperuser: true, isStaff: true }],
+      },
       {
         type: 'ldap',
         url: slapd.url,
@@ -103,10 +109,6 @@ const config = parseConfig(
           },
         },
         permissions: { scopeMap: { read: ['reports.view'] } },
-      },
-      {
-        type: 'local',
-        users: [{ username: 'admin', password: adminPassword, isSuperuser: true, isStaff: true }],
       },
     ],
     logging: { level: 'info' },

@@ -28,13 +28,19 @@ export async function main(
       return 0;
     }
     if (command === 'serve') {
-      const { values } = parseArgs({
-        args: [...rest],
-        options: { config: { type: 'string' } },
-        strict: true,
-      });
-      if (!values.config) return usage();
-      return await serve(values.config, env);
+      let config: string | undefined;
+      try {
+        config = parseArgs({
+          args: [...rest],
+          options: { config: { type: 'string' } },
+          strict: true,
+        }).values.config;
+      } catch {
+        // An unknown or malformed flag is a usage error, not a crash.
+        return usage();
+      }
+      if (!config) return usage();
+      return await serve(config, env);
     }
     return usage();
   } catch (error) {

@@ -105,15 +105,18 @@ export async function createApp(
   );
   app.use(edge({ logger, metrics, formTargets: idpOrigins }));
 
-  // Each route names exactly the layers it needs, so a request pays for nothing else: probes
-  // touch no store, bearer API calls never load a session or check CSRF, only routes that take a
-  // body parse one.
+  // Each route names exactly the layers it needs, so a request pays for nothing else: probes load
+  // no session, bearer API calls never load a session or check CSRF, only routes that take a body
+  // parse one.
   const router = new Router<HostState>();
   const parseBody = bodyParser({
     enableTypes: ['form', 'json'],
     formLimit: '16kb',
     jsonLimit: '16kb',
   });
+  // The ACS and SLO receive whole SAML messages: up to the backend's 256 KiB decoded, i.e. about
+  // 342 KiB of base64, more once form-encoded. The backend enforces its own decoded limit.
+  const parseSamlBody = bodyParser({ enableTypes: ['form'], formLimit: '1mb' });
   const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
   const sessionUser = authbridge({ authenticator, secret: config.server.secret });
   const withSession = [loadSession, sessionUser] as const;
@@ -159,7 +162,7 @@ export async function createApp(
     // Each backend's routes pass on IdPs that are not its own; nobody's IdP is a 404.
     router.all(
       '/saml/:idp/:action',
-      parseBody,
+      parseSamlBody,
       ...withSession,
       ...samlBackends.map((backend) =>
         samlRoutes({ backend, authenticator, sessionStore: kvStore }),

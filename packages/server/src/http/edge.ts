@@ -17,7 +17,7 @@ import type { HostMetrics } from './metrics.js';
 
 /** Request state added by {@link edge}. */
 export interface EdgeState {
-  /** This request's id, also sent back as `X-Request-Id` and in every log line about it. */
+  /** This request's id, also sent back as `X-Request-Id` and in the host's log lines about it. */
   reqId: string;
 }
 
@@ -51,12 +51,6 @@ export function edge(options: EdgeOptions): Middleware<EdgeState> {
   const { logger, metrics } = options;
   const formAction = ["'self'", ...new Set(options.formTargets)].join(' ');
   const pageCsp = `default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
-  const errorLogger = {
-    error: (fields: Record<string, unknown>, message: string) => {
-      logger.error(fields, message);
-    },
-  };
-
   return async (ctx, next) => {
     const start = performance.now();
     const incoming = ctx.get('x-request-id');
@@ -64,8 +58,21 @@ export function edge(options: EdgeOptions): Middleware<EdgeState> {
     ctx.state.reqId = reqId;
     try {
       await next();
+      // Koa answers an unrouted path or method with a text body: give it the JSON error shape.
+      const status = ctx.status;
+      if (ctx.body == null && (status === 404 || status === 405)) {
+        ctx.body =
+          status === 404
+            ? { code: 'NOT_FOUND', message: 'Not found' }
+            : { code: 'INVALID_REQUEST', message: 'Method not allowed' };
+        ctx.status = status; // setting a body makes Koa's status 200
+      }
     } catch (error) {
-      sendError(ctx, error, errorLogger);
+      sendError(ctx, error, {
+        error: (fields, message) => {
+          logger.error({ ...fields, reqId }, message);
+        },
+      });
     }
     // Straight on the Node response: fixed strings, nothing for Koa's `ctx.set` to add.
     const res = ctx.res;

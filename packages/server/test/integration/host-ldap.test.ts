@@ -1,6 +1,12 @@
 // The reference host with the LDAP backend from YAML-shaped config, against a real slapd.
 import { createApp, type HostApp, parseConfig } from '@authbridge/server';
-import { requireServer, type SlapdServer, slapdAvailable, startSlapd } from '@authbridge/testkit';
+import {
+  freePort,
+  requireServer,
+  type SlapdServer,
+  slapdAvailable,
+  startSlapd,
+} from '@authbridge/testkit';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,6 +93,52 @@ describe('reference host with LDAP (real slapd)', function () {
     const wrong = await login(request.agent(app.callback()), 'alice', 'not-her-password');
     expect(wrong.status).to.equal(401);
     expect(wrong.text).to.include('The username or password is not correct.');
+  });
+
+  it('lets a break-glass account listed first in while the directory is down', async function () {
+    // A port nothing listens on: the directory is unreachable.
+    const down = slapd.url.replace(/:\d+$/, `:${String(await freePort())}`);
+    const outage = await createApp(
+      parseConfig(
+        {
+          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+          stores: { kind: 'memory' },
+          backends: [
+            {
+              type: 'local',
+              users: [
+                { username: 'breakglass', password: 'break-glass-password', isSuperuser: true },
+              ],
+            },
+            {
+              type: 'ldap',
+              url: down,
+              tls: { caFile: join(dir, 'ca.pem') },
+              bindDn: slapd.serviceDN,
+              bindPassword: slapd.servicePassword,
+              userSearch: { base: 'ou=people,dc=example,dc=org' },
+            },
+          ],
+          logging: { level: 'silent' },
+        },
+        {},
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const agent = request.agent(outage.callback());
+      await login(agent, 'breakglass', 'break-glass-password').then((r) =>
+        expect(r.status).to.equal(303),
+      );
+      expect(
+        ((await agent.get('/api/me').expect(200)).body as { backend: string }).backend,
+      ).to.equal('local');
+      // A directory user meets the outage: 503, fail closed, not "wrong password".
+      const alice = await login(request.agent(outage.callback()), 'alice', 'alice-password');
+      expect(alice.status).to.equal(503);
+    } finally {
+      await outage.close();
+    }
   });
 
   it('reports the directory in /readyz', async function () {

@@ -185,4 +185,19 @@ describe('reference host with SAML (demo IdP)', function () {
       message: 'Authentication failed',
     });
   });
+
+  it('reads SAML messages far above the page form limit (signed, certificate-bearing responses)', async function () {
+    // ~200 KiB decoded: under the backend's 256 KiB, far over the 16 kB limit of the login form.
+    const padding = `<!--${'x'.repeat(200 * 1024)}-->`;
+    const res = await fetch(`${host.url}/saml/demo/acs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        SAMLResponse: Buffer.from(`<Response>${padding}</Response>`).toString('base64'),
+      }).toString(),
+    });
+    // Refused by the SAML checks (401), not by the body parser (413).
+    expect(res.status).to.equal(401);
+    expect(((await res.json()) as { code: string }).code).to.equal('PROTOCOL_INVALID');
+  });
 });

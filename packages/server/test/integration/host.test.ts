@@ -94,6 +94,15 @@ describe('reference host over HTTP', function () {
     }
   });
 
+  it('answers unrouted paths and methods with the JSON error shape', async function () {
+    const server = app.callback();
+    const missing = await request(server).get('/nowhere').expect(404);
+    expect(missing.body).to.deep.equal({ code: 'NOT_FOUND', message: 'Not found' });
+    const method = await request(server).delete('/api/me').expect(405);
+    expect(method.body).to.deep.equal({ code: 'INVALID_REQUEST', message: 'Method not allowed' });
+    expect(method.headers['allow']).to.include('GET');
+  });
+
   it('logs in with the form, shows the user at /api/me, logs out', async function () {
     const agent = request.agent(app.callback());
     const token = await csrfFrom(agent);
@@ -333,6 +342,7 @@ describe('authbridge CLI', function () {
     expect(bad.code).to.equal(2);
     expect(bad.err).to.include('server.secret').and.include('backends');
     expect((await run(['frobnicate'])).code).to.equal(64);
+    expect((await run(['serve', '--port', '1'])).code).to.equal(64);
   });
 
   it('serve: listens, answers, and shuts down gracefully on SIGTERM', async function () {
