@@ -12,7 +12,7 @@ import { ANONYMOUS_USER, type AnonymousUser, type AnyUser, type User } from './u
 
 /** Payloads of the chain's events. */
 export interface AuthEvents<TUser extends User = User, TRequest = unknown> {
-  /** A session layer logged `user` in (after the session was written). */
+  /** A session layer logged `user` in (the session holds the login; it is saved with the response). */
   loggedIn: { readonly request: TRequest | undefined; readonly user: TUser };
   /** A session layer is logging out; fired before the session is destroyed. */
   loggedOut: { readonly request: TRequest | undefined; readonly user: TUser | null };
@@ -202,7 +202,7 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
     return all;
   }
 
-  /** Fires `loggedIn`. Session layers call it after they wrote the session. */
+  /** Fires `loggedIn`. Session layers call it once the session holds the login. */
   async loggedIn(request: TRequest | undefined, user: TUser): Promise<void> {
     await this.events.emit('loggedIn', { request, user });
   }

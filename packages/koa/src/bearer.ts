@@ -18,6 +18,7 @@ export interface BearerOptions<TUser extends User> {
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const AUTHORIZATION = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const BEARER_SCHEME = /^Bearer(?: |$)/i;
 
 /** An error carrying the headers Koa (and {@link errorHandler}) must send with it. */
 export class ChallengeError extends AuthBridgeError {
@@ -32,9 +33,9 @@ export class ChallengeError extends AuthBridgeError {
 }
 
 /**
- * Reads `Authorization: Bearer <token>` and authenticates `{ token }` through the chain. No header:
- * the request goes on as anonymous (guards then answer 401 with a bare challenge). A malformed
- * header is 400 `invalid_request`; a token no backend accepts is 401 `invalid_token`. Tokens in
+ * Reads `Authorization: Bearer <token>` and authenticates `{ token }` through the chain. No header,
+ * or another scheme: the request goes on as anonymous (guards then answer 401 with a bare
+ * challenge). A malformed Bearer header is 400 `invalid_request`; a token no backend accepts is 401 `invalid_token`. Tokens in
  * the query string are not read (they end up in logs). A backend outage propagates (503).
  */
 export function bearer<TUser extends User>(
@@ -45,7 +46,9 @@ export function bearer<TUser extends User>(
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = options.authenticator;
     (ctx.state as { bearerRealm?: string }).bearerRealm = realm;
     const header = ctx.get('authorization');
-    if (header === '') {
+    // Another scheme (Basic, Negotiate...) carries no bearer token: RFC 6750 §3.1 answers that like
+    // a request without credentials, with a bare challenge from the guards, not a 400.
+    if (header === '' || !BEARER_SCHEME.test(header)) {
       setKnownUser(ctx, ANONYMOUS_USER);
       await next();
       return;

@@ -89,7 +89,8 @@ export function authbridge<TUser extends User>(
 /**
  * Logs `user` in: Django's `login()`. An anonymous session keeps its data under a new id; a
  * session of a different user (or the same user with a stale hash) is flushed first. The CSRF
- * secret is rotated and `loggedIn` fires after the session is written.
+ * secret is rotated and `loggedIn` fires once the session holds the login (as in Django, the store
+ * write itself happens when the response goes out).
  *
  * @throws {TypeError} when the user carries no backend id and the chain has several backends.
  */

@@ -150,15 +150,27 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     }
     session ??= new Session(undefined, {});
     ctx.state.session = session;
+    let status: number;
     try {
       await next();
-    } finally {
-      // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
-      // bring the ended session back. Lifetime therefore counts from the last change (login).
-      const plan = session.commitPlan();
-      if (plan.dirty || plan.retired !== undefined) await commit(ctx, session, plan);
+      status = ctx.status;
+    } catch (error) {
+      // Not saved when the request failed on the server side (Django skips 500s too): a login
+      // followed by a crash must not leave the user logged in, nor retire the old session id.
+      const thrown = (error as { status?: unknown }).status;
+      if (typeof thrown !== 'number' || thrown >= 500) throw error;
+      await save(ctx, session);
+      throw error;
     }
+    if (status < 500) await save(ctx, session);
   };
+
+  async function save(ctx: Context, session: Session): Promise<void> {
+    // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
+    // bring the ended session back. Lifetime therefore counts from the last change (login).
+    const plan = session.commitPlan();
+    if (plan.dirty || plan.retired !== undefined) await commit(ctx, session, plan);
+  }
 
   async function commit(ctx: Context, session: Session, plan: CommitPlan): Promise<void> {
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));

@@ -108,6 +108,12 @@ async function harness(): Promise<Harness> {
   web.get('/boom', () => {
     throw new Error('secret internals');
   });
+  web.post('/login-then-crash', async (ctx) => {
+    const { username, password } = ctx.request.body as Record<string, string>;
+    const user = await authenticator.authenticate(ctx, { username, password });
+    if (user) await login(ctx, user);
+    throw new Error('crashed after login');
+  });
   app.use(web.routes());
   return {
     app,
@@ -293,6 +299,28 @@ describe('@authbridge/koa over HTTP', function () {
       .set('Authorization', 'Bearer a b')
       .expect(400);
     expect(malformed.headers['www-authenticate']).to.include('error="invalid_request"');
+    // Another scheme carries no bearer token: a bare challenge, as with no header at all.
+    const basic = await request(server)
+      .get('/api/token-me')
+      .set('Authorization', 'Basic YWxpY2U6cHc=')
+      .expect(401);
+    expect(basic.headers['www-authenticate']).to.equal('Bearer realm="api"');
+  });
+
+  it('does not save the session of a request that failed with a 5xx (a login then a crash)', async function () {
+    const agent = request.agent(h.app.callback());
+    const before = ((await agent.get('/csrf').expect(200)).body as { token: string }).token;
+    const crashed = await agent
+      .post('/login-then-crash')
+      .type('form')
+      .send({ username: 'alice', password: 'alice-pw', _csrf: before })
+      .expect(500);
+    expect(crashed.headers['set-cookie']).to.equal(undefined);
+    await agent.get('/me').expect(401);
+    // The pre-login session was not retired either: same CSRF secret, same id.
+    expect(((await agent.get('/csrf').expect(200)).body as { token: string }).token).to.equal(
+      before,
+    );
   });
 
   it('marks the cookie Secure under TLS, trusting X-Forwarded-Proto only behind a configured proxy', async function () {
