@@ -24,6 +24,7 @@ export {
   login,
   type LoginOptions,
   logout,
+  updateSessionAuthHash,
   SESSION_KEY,
 } from './session-auth.js';
 export {

@@ -124,6 +124,20 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
   await internal.authenticator.loggedIn(ctx, tagged);
 }
 
+/**
+ * Django's `update_session_auth_hash`: after the logged-in user changed their own password (a new
+ * `sessionVersion`), keeps this session valid while every other session of theirs ends. Pass the
+ * user the store returned after the change. Rotates the session id. Does nothing when `user` is
+ * not the one logged in on this session.
+ */
+export function updateSessionAuthHash(ctx: Context, user: User): void {
+  const internal = internalOf<User>(ctx);
+  const session = requireSession(ctx);
+  if (session.get(SESSION_KEY) !== user.id) return;
+  session.cycleKey();
+  session.set(HASH_SESSION_KEY, internal.sessionHash(user));
+}
+
 /** Logs out: `loggedOut` fires first (with the user), then the session is flushed. */
 export async function logout(ctx: Context): Promise<void> {
   const internal = internalOf<User>(ctx);

@@ -3,6 +3,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import {
+  AuthBridgeError,
   type AuthBackend,
   Authenticator,
   createUser,
@@ -23,6 +24,7 @@ import {
   requireAuth,
   requirePerm,
   sessions,
+  updateSessionAuthHash,
 } from '@authbridge/koa';
 import { expect } from 'chai';
 import Koa from 'koa';
@@ -92,6 +94,13 @@ async function harness(): Promise<Harness> {
       return;
     }
     await login(ctx, user);
+    ctx.body = { ok: true };
+  });
+  web.post('/password', async (ctx) => {
+    const user = await ctx.state.user;
+    if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
+    const { password } = ctx.request.body as Record<string, string>;
+    updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
     ctx.body = { ok: true };
   });
   web.post('/logout', async (ctx) => {
@@ -305,6 +314,22 @@ describe('@authbridge/koa over HTTP', function () {
       .set('Authorization', 'Basic YWxpY2U6cHc=')
       .expect(401);
     expect(basic.headers['www-authenticate']).to.equal('Bearer realm="api"');
+  });
+
+  it('keeps the session that changed its own password and ends the others (update_session_auth_hash)', async function () {
+    const here = request.agent(h.app.callback());
+    const elsewhere = request.agent(h.app.callback());
+    await loginAs(here, 'alice', 'alice-pw').then((r) => expect(r.status).to.equal(200));
+    await loginAs(elsewhere, 'alice', 'alice-pw').then((r) => expect(r.status).to.equal(200));
+    const token = ((await here.get('/csrf').expect(200)).body as { token: string }).token;
+    const changed = await here
+      .post('/password')
+      .type('form')
+      .send({ password: 'alice-new-password', _csrf: token })
+      .expect(200);
+    expect(sid(changed), 'the session id rotates').to.be.a('string');
+    await here.get('/me').expect(200);
+    await elsewhere.get('/me').expect(401);
   });
 
   it('does not save the session of a request that failed with a 5xx (a login then a crash)', async function () {
