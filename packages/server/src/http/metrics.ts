@@ -82,7 +82,10 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
   authenticator.events.on('loggedIn', ({ user }) => {
     logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });
   });
-  authenticator.events.on('loginFailed', ({ deniedBy }) => {
+  authenticator.events.on('loginFailed', ({ credentials, deniedBy }) => {
+    // A rejected bearer token is not a login (successes are counted at login() only): it shows
+    // as a 401 of its route in the request histogram instead.
+    if ('token' in credentials) return;
     logins.inc({ backend: deniedBy ?? 'none', outcome: deniedBy ? 'denied' : 'failure' });
   });
   // One labelled child per (method, route, status), looked up by a plain string: prom-client

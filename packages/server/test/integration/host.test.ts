@@ -195,8 +195,18 @@ describe('reference host over HTTP', function () {
       .type('form')
       .send({ username: 'admin', password: 'break-glass-password', _csrf: token })
       .expect(303);
+    const other = request.agent(server);
+    const otherToken = await csrfFrom(other);
+    await other
+      .post('/login')
+      .type('form')
+      .send({ username: 'admin', password: 'wrong-password', _csrf: otherToken })
+      .expect(401);
+    await request(server).get('/api/me').set('Authorization', 'Bearer not-a-token').expect(401);
     const metrics = await request(server).get('/metrics').expect(200);
     expect(metrics.text).to.include('authbridge_logins_total{backend="local",outcome="success"} 1');
+    // The wrong password counts; the bearer token, not a login, does not.
+    expect(metrics.text).to.include('authbridge_logins_total{backend="none",outcome="failure"} 1');
     expect(metrics.text).to.include('authbridge_login_duration_seconds_bucket');
   });
 
