@@ -35,8 +35,9 @@ export class ChallengeError extends AuthBridgeError {
 /**
  * Reads `Authorization: Bearer <token>` and authenticates `{ token }` through the chain. No header,
  * or another scheme: the request goes on as anonymous (guards then answer 401 with a bare
- * challenge). A malformed Bearer header is 400 `invalid_request`; a token no backend accepts is 401 `invalid_token`. Tokens in
- * the query string are not read (they end up in logs). A backend outage propagates (503).
+ * challenge). A malformed Bearer header is 400 `invalid_request`; a token no backend accepts is
+ * 401 `invalid_token`. Tokens in the query string are not read (they end up in logs). A backend
+ * outage propagates (503).
  */
 export function bearer<TUser extends User>(
   options: BearerOptions<TUser>,

@@ -119,7 +119,7 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
   if (options.expiresAt !== undefined) session.set(EXPIRES_SESSION_KEY, options.expiresAt);
   else session.delete(EXPIRES_SESSION_KEY);
   const tagged = Object.freeze({ ...user, backendId });
-  setUser(ctx, () => Promise.resolve(tagged));
+  setKnownUser(ctx, tagged);
   (ctx.state as AuthState).authVia = 'session';
   await internal.authenticator.loggedIn(ctx, tagged);
 }
@@ -144,7 +144,7 @@ export async function logout(ctx: Context): Promise<void> {
   const current = await (ctx.state as AuthState).user;
   await internal.authenticator.loggedOut(ctx, current.isAuthenticated ? current : null);
   requireSession(ctx).flush();
-  setUser(ctx, () => Promise.resolve(ANONYMOUS_USER));
+  setKnownUser(ctx, ANONYMOUS_USER);
   (ctx.state as AuthState).authVia = undefined;
 }
 

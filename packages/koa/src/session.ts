@@ -166,14 +166,10 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
   };
 
   async function save(ctx: Context, session: Session): Promise<void> {
+    const plan = session.commitPlan();
+    if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
     // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
     // bring the ended session back. Lifetime therefore counts from the last change (login).
-    const plan = session.commitPlan();
-    if (plan.dirty || plan.retired !== undefined) await commit(ctx, session, plan);
-  }
-
-  async function commit(ctx: Context, session: Session, plan: CommitPlan): Promise<void> {
-    if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
     if (!plan.dirty) return;
     const id = session.id;
     if (plan.stored && (await store.get(storeKey(id))) === undefined) {

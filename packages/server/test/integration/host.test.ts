@@ -208,6 +208,13 @@ describe('reference host over HTTP', function () {
     // The wrong password counts; the bearer token, not a login, does not.
     expect(metrics.text).to.include('authbridge_logins_total{backend="none",outcome="failure"} 1');
     expect(metrics.text).to.include('authbridge_login_duration_seconds_bucket');
+    // Request latency by matched route pattern and status.
+    expect(metrics.text).to.include(
+      'authbridge_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 1',
+    );
+    expect(metrics.text).to.include(
+      'authbridge_http_request_duration_seconds_count{method="GET",route="/api/me",status="401"} 1',
+    );
   });
 
   it('writes JSON logs with request ids and never a password, token or cookie', async function () {
