@@ -7,6 +7,7 @@
 import type { Authenticator } from '@authbridge/core';
 import { type RestBackendStats, RestTokenBackend } from '@authbridge/rest';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestHistogram } from './request-histogram.js';
 
 /** The host's metrics. */
 export interface HostMetrics {
@@ -32,13 +33,12 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const httpDuration = new Histogram({
-    name: 'authbridge_http_request_duration_seconds',
-    help: 'HTTP request latency',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    registers: [registry],
-  });
+  const httpDuration = new RequestHistogram(
+    registry,
+    'authbridge_http_request_duration_seconds',
+    'HTTP request latency',
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+  );
   // Token-cache and breaker figures are read from each REST backend when Prometheus scrapes.
   const rest = authenticator.backends.filter(
     (b): b is RestTokenBackend => b instanceof RestTokenBackend,
@@ -88,8 +88,11 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
     if ('token' in credentials) return;
     logins.inc({ backend: deniedBy ?? 'none', outcome: deniedBy ? 'denied' : 'failure' });
   });
-  function observeRequest(method: string, route: string, status: number, seconds: number): void {
-    httpDuration.observe({ method, route, status: String(status) }, seconds);
-  }
-  return { registry, loginDuration, observeRequest };
+  return {
+    registry,
+    loginDuration,
+    observeRequest: (method, route, status, seconds) => {
+      httpDuration.observe(method, route, status, seconds);
+    },
+  };
 }
