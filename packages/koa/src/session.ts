@@ -127,6 +127,10 @@ function storeKey(id: string): string {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+// RFC 6265 §4.1.1: a cookie name is an RFC 7230 token.
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Enough for every session active at once on one process; beyond it the memo starts over.
+const MAX_MEMOIZED_KEYS = 10_000;
 
 /**
  * Loads the session named by the cookie (if any) before the request and saves it after. The cookie
@@ -139,13 +143,32 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
   const sameSite = options.sameSite ?? 'lax';
   if (!Number.isFinite(maxAgeMs) || maxAgeMs <= 0)
     throw new AuthBridgeError('CONFIG_INVALID', 'maxAgeMs must be positive');
+  if (!COOKIE_NAME.test(cookieName))
+    throw new AuthBridgeError('CONFIG_INVALID', 'cookieName must be an RFC 6265 cookie name');
   const store = options.store;
+  // The first `name=value` pair of the Cookie header, as the `cookies` package (ctx.cookies)
+  // reads it; read here directly because ctx.cookies builds a Cookies object on every request.
+  const cookiePattern = new RegExp(`(?:^|;) *${cookieName.replace(/[.*+?^$|]/g, '\\$&')}=([^;]*)`);
+  // The hash of an id is needed on every request of its session: remembered, since it only ever
+  // maps to one key (the memo lives in this process's memory, never in the store).
+  const keys = new Map<string, string>();
+  const keyOf = (id: string): string => {
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = storeKey(id);
+      if (keys.size >= MAX_MEMOIZED_KEYS) keys.clear();
+      keys.set(id, key);
+    }
+    return key;
+  };
 
   return async (ctx, next) => {
-    const cookie = ctx.cookies.get(cookieName);
+    const header = ctx.req.headers.cookie;
+    let cookie = header === undefined ? undefined : cookiePattern.exec(header)?.[1];
+    if (cookie?.startsWith('"') === true) cookie = cookie.slice(1, -1);
     let session: Session | undefined;
     if (cookie !== undefined && ID_PATTERN.test(cookie)) {
-      const raw = await store.get(storeKey(cookie));
+      const raw = await store.get(keyOf(cookie));
       if (raw !== undefined) session = new Session(cookie, JSON.parse(raw) as SessionData);
     }
     session ??= new Session(undefined, {});

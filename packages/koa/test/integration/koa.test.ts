@@ -8,6 +8,7 @@ import {
   Authenticator,
   createUser,
   LocalPasswordBackend,
+  MemoryKeyValueStore,
   MemoryUserStore,
   type User,
 } from '@authbridge/core';
@@ -197,6 +198,22 @@ describe('@authbridge/koa over HTTP', function () {
       .and.match(/samesite=lax/i);
     expect(sid(res)).to.match(/^[A-Za-z0-9_-]{43}$/);
     expect(cookie).to.not.include('alice');
+  });
+
+  it('finds the session cookie among others, as ctx.cookies would, and only under its name', async function () {
+    const server = h.app.callback();
+    const res = await loginAs(request.agent(server), 'alice', 'alice-pw');
+    const id = sid(res)!;
+    const me = (cookie: string) => request(server).get('/me').set('Cookie', cookie);
+    await me(`theme=dark; authbridge.sid=${id}; lang=en`).expect(200);
+    await me(`authbridge.sid="${id}"`).expect(200);
+    // The first pair of that name counts; a longer name that ends the same is another cookie.
+    await me(`authbridge.sid=${'x'.repeat(43)}; authbridge.sid=${id}`).expect(401);
+    await me(`old-authbridge.sid=${id}`).expect(401);
+    await me(`authbridgeXsid=${id}`).expect(401);
+    expect(() => sessions({ store: new MemoryKeyValueStore(), cookieName: 'a b' }))
+      .to.throw(AuthBridgeError)
+      .with.property('code', 'CONFIG_INVALID');
   });
 
   it('refuses a POST without the CSRF token', async function () {
