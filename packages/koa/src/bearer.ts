@@ -46,7 +46,7 @@ export function bearer<TUser extends User>(
   return async (ctx, next) => {
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = options.authenticator;
     (ctx.state as { bearerRealm?: string }).bearerRealm = realm;
-    const header = ctx.get('authorization');
+    const header = ctx.req.headers.authorization ?? '';
     // Another scheme (Basic, Negotiate...) carries no bearer token: RFC 6750 §3.1 answers that like
     // a request without credentials, with a bare challenge from the guards, not a 400.
     if (header === '' || !BEARER_SCHEME.test(header)) {

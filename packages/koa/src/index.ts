@@ -13,7 +13,12 @@ export {
   type ErrorLogger,
   sendError,
 } from './error-handler.js';
-export { requireAuth, requirePerm, type RequirePermOptions } from './guards.js';
+export {
+  requireAuth,
+  requirePerm,
+  type RequireAuthOptions,
+  type RequirePermOptions,
+} from './guards.js';
 export {
   authbridge,
   type AuthbridgeOptions,

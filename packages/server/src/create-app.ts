@@ -228,7 +228,9 @@ export async function createApp(
     ctx.status = 303;
     ctx.redirect(idpLogout?.url ?? '/login');
   });
-  router.get('/api/me', apiUser, requireAuth(), async (ctx) => {
+  // A 401 here names the token scheme even when the request came with neither token nor session.
+  const apiAuth = requireAuth({ challenge: 'Bearer realm="authbridge"' });
+  router.get('/api/me', apiUser, apiAuth, async (ctx) => {
     const user = await ctx.state.user;
     if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
     ctx.body = {

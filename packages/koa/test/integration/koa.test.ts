@@ -112,6 +112,9 @@ async function harness(): Promise<Harness> {
     const user = await ctx.state.user;
     ctx.body = { username: user.username, backend: user.backendId };
   });
+  web.get('/api/mixed', requireAuth({ challenge: 'Bearer realm="api"' }), (ctx) => {
+    ctx.body = { ok: true };
+  });
   web.get('/wiki/edit', requirePerm('wiki.edit'), (ctx) => {
     ctx.body = { ok: true };
   });
@@ -212,6 +215,22 @@ describe('@authbridge/koa over HTTP', function () {
     await me(`old-authbridge.sid=${id}`).expect(401);
     await me(`authbridgeXsid=${id}`).expect(401);
     expect(() => sessions({ store: new MemoryKeyValueStore(), cookieName: 'a b' }))
+      .to.throw(AuthBridgeError)
+      .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('names the configured challenge on a 401 of a session route, none by default', async function () {
+    const server = h.app.callback();
+    const mixed = await request(server).get('/api/mixed').expect(401);
+    expect(mixed.headers['www-authenticate']).to.equal('Bearer realm="api"');
+    expect((mixed.body as { code: string }).code).to.equal('UNAUTHENTICATED');
+    expect((await request(server).get('/me').expect(401)).headers['www-authenticate']).to.equal(
+      undefined,
+    );
+    const alice = request.agent(server);
+    await loginAs(alice, 'alice', 'alice-pw');
+    await alice.get('/api/mixed').expect(200);
+    expect(() => requireAuth({ challenge: 'Bearer\r\nSet-Cookie: x=1' }))
       .to.throw(AuthBridgeError)
       .with.property('code', 'CONFIG_INVALID');
   });

@@ -123,7 +123,8 @@ describe('reference host over HTTP', function () {
       .send({ _csrf: logoutToken })
       .expect(303)
       .expect('location', '/login');
-    await agent.get('/api/me').expect(401);
+    // RFC 9110: every 401 names a scheme; /api/me takes bearer tokens, so it names Bearer.
+    await agent.get('/api/me').expect(401).expect('www-authenticate', 'Bearer realm="authbridge"');
   });
 
   it('shows one generic error for a wrong password and an unknown user', async function () {
