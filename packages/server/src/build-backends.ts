@@ -26,6 +26,8 @@ export interface BackendContext {
   readonly logger: Logger;
   /** `server.publicUrl`: the base of SAML endpoint URLs. */
   readonly publicUrl: string | undefined;
+  /** Build to validate only (`check-config`): no local accounts are created. */
+  readonly dryRun?: boolean;
 }
 
 type Builder<T extends BackendConfig['type']> = (
@@ -41,7 +43,7 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
       store: context.userStore,
       groupPermissions: config.groupPermissions,
     });
-    for (const user of config.users) {
+    for (const user of context.dryRun === true ? [] : config.users) {
       // Existing accounts are left as they are: a password changed at runtime is not reset by a restart.
       if (await context.userStore.getByUsername(user.username)) continue;
       const { password, ...profile } = user;
@@ -51,7 +53,7 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
   },
   ldap: async (config, context) => {
     const { tls, ...options } = config;
-    const ca = tls?.caFile === undefined ? undefined : readConfigFile(tls.caFile, config.id);
+    const ca = tls?.caFile === undefined ? undefined : readConfigFile(tls.caFile);
     return new LdapBackend({
       ...options,
       tls: tls && { servername: tls.servername, minVersion: tls.minVersion, ca },
@@ -69,15 +71,12 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
       sp: {
         entityId: sp.entityId,
         baseUrl: context.publicUrl ?? '',
-        signingKey:
-          sp.signingKeyFile === undefined
-            ? undefined
-            : readConfigFile(sp.signingKeyFile, config.id),
-        signingCerts: sp.signingCertFiles?.map((f) => readConfigFile(f, config.id)),
+        signingKey: sp.signingKeyFile === undefined ? undefined : readConfigFile(sp.signingKeyFile),
+        signingCerts: sp.signingCertFiles?.map((f) => readConfigFile(f)),
       },
       idps: idps.map(({ signingCertFiles, ...idp }) => ({
         ...idp,
-        signingCerts: signingCertFiles.map((f) => readConfigFile(f, config.id)),
+        signingCerts: signingCertFiles.map((f) => readConfigFile(f)),
       })),
     });
   },
@@ -110,31 +109,51 @@ function eventLogger(logger: Logger, backendId: string): EventLogger {
   };
 }
 
-/** Builds every backend, in order, and creates the configured local accounts that are missing. */
+/**
+ * Builds every backend, in order, and creates the configured local accounts that are missing. When
+ * one fails, those already built are closed (their pools and timers) before the error goes on.
+ *
+ * @throws {AuthBridgeError} CONFIG_INVALID naming the backend (`backends[i] (id): …`) when its
+ * options are refused.
+ */
 export async function buildBackends(
   configs: readonly BackendConfig[],
   context: BackendContext,
 ): Promise<AnyAuthBackend[]> {
   const backends: AnyAuthBackend[] = [];
-  for (const config of configs) {
-    // The map is total over the union, so each config meets its own builder; TypeScript cannot
-    // correlate the two lookups, hence the widening.
-    const build = BUILDERS[config.type] as (
-      c: BackendConfig,
-      ctx: BackendContext,
-    ) => Promise<AnyAuthBackend>;
-    backends.push(await build(config, context));
+  try {
+    for (const [index, config] of configs.entries()) {
+      // The map is total over the union, so each config meets its own builder; TypeScript cannot
+      // correlate the two lookups, hence the widening.
+      const build = BUILDERS[config.type] as (
+        c: BackendConfig,
+        ctx: BackendContext,
+      ) => Promise<AnyAuthBackend>;
+      backends.push(
+        await build(config, context).catch((error: unknown) => {
+          throw namedConfigError(error, index, config);
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.allSettled(backends.map((b) => b.close()));
+    throw error;
   }
   return backends;
 }
 
+// A backend's own option check names the option, not where it sits in the file.
+function namedConfigError(error: unknown, index: number, config: BackendConfig): unknown {
+  if (!(error instanceof AuthBridgeError) || error.code !== 'CONFIG_INVALID') return error;
+  const where = `backends[${String(index)}] (${config.id})`;
+  return new AuthBridgeError('CONFIG_INVALID', `${where}: ${error.message}`, { cause: error });
+}
+
 /** Reads a PEM or other file named in the configuration. */
-function readConfigFile(path: string, backendId: string): string {
+function readConfigFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new AuthBridgeError('CONFIG_INVALID', `backend ${backendId}: cannot read ${path}`, {
-      cause,
-    });
+    throw new AuthBridgeError('CONFIG_INVALID', `cannot read ${path}`, { cause });
   }
 }

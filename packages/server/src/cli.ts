@@ -5,6 +5,7 @@
  */
 import { AuthBridgeError } from '@authbridge/core';
 import { parseArgs } from 'node:util';
+import { checkConfig } from './check-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { createApp } from './create-app.js';
 import { listen } from './serve.js';
@@ -23,7 +24,7 @@ export async function main(
     if (command === 'check-config') {
       const [file] = rest;
       if (!file || rest.length !== 1) return usage();
-      await loadConfigFile(file, env);
+      await checkConfig(await loadConfigFile(file, env));
       process.stdout.write(`${file}: configuration is valid\n`);
       return 0;
     }

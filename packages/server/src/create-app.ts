@@ -85,181 +85,194 @@ export async function createApp(
     kvStore,
     logger,
     publicUrl: config.server.publicUrl,
+  }).catch(async (error: unknown) => {
+    await Promise.allSettled([kvStore.close(), userStore.close()]);
+    throw error;
   });
-  const authenticator = new Authenticator({ backends });
-  const metrics = createMetrics(authenticator);
-  const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));
+  // Nothing stays open when the app cannot be assembled: backends and stores are closed again.
+  try {
+    const authenticator = new Authenticator({ backends });
+    const metrics = createMetrics(authenticator);
+    const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));
 
-  const app = new Koa<HostState>() as HostApp;
-  app.proxy = config.server.trustProxy;
-  app.silent = true; // errors are logged by edge(), with request ids
+    const app = new Koa<HostState>() as HostApp;
+    app.proxy = config.server.trustProxy;
+    app.silent = true; // errors are logged by edge(), with request ids
 
-  const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);
-  const samlIdps = samlBackends.flatMap((b) =>
-    b.listIdps().map((i) => ({ id: i.id, displayName: i.displayName })),
-  );
-  const idpOrigins = config.backends.flatMap((b) =>
-    b.type === 'saml'
-      ? b.idps.flatMap((i) => [i.ssoUrl, i.sloUrl ?? i.ssoUrl].map((u) => new URL(u).origin))
-      : [],
-  );
-  app.use(edge({ logger, metrics, formTargets: idpOrigins }));
-
-  // Each route names exactly the layers it needs, so a request pays for nothing else: probes load
-  // no session, bearer API calls never load a session or check CSRF, only routes that take a body
-  // parse one.
-  const router = new Router<HostState>();
-  const parseBody = bodyParser({
-    enableTypes: ['form', 'json'],
-    formLimit: '16kb',
-    jsonLimit: '16kb',
-  });
-  // The ACS and SLO receive whole SAML messages: up to the backend's 256 KiB decoded, i.e. about
-  // 342 KiB of base64, more once form-encoded. The backend enforces its own decoded limit.
-  const parseSamlBody = bodyParser({ enableTypes: ['form'], formLimit: '1mb' });
-  const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
-  const sessionUser = authbridge({ authenticator, secret: config.server.secret });
-  const withSession = [loadSession, sessionUser] as const;
-  const checkCsrf = csrf();
-  const bearerUser = bearer({ authenticator, realm: 'authbridge' });
-  // An API request that carries a token is stateless; one without is answered from the session
-  // (the browser calling /api/me after logging in). Not an async function: it only picks a path,
-  // and an async wrapper is one more promise per request.
-  const apiUser: Koa.Middleware<HostState> = (ctx, next): Promise<unknown> => {
-    const authorization = ctx.req.headers.authorization;
-    if (authorization !== undefined && authorization !== '')
-      return bearerUser(ctx, next) as Promise<unknown>;
-    return loadSession(ctx, () => sessionUser(ctx, next) as Promise<unknown>) as Promise<unknown>;
-  };
-
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      ...backends.map(async (b) => {
-        checks[`backend:${b.id}`] = await outcome(() => b.healthCheck?.() ?? Promise.resolve());
-      }),
-      (async () => {
-        checks['store:kv'] = await outcome(() => kvStore.get('readyz:probe'));
-      })(),
-      (async () => {
-        checks['store:users'] = await outcome(() => userStore.getById('readyz:probe'));
-      })(),
-    ]);
-    const ready = Object.values(checks).every((c) => c === 'ok');
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'not ready', checks };
-  });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
-
-  if (samlBackends.length > 0) {
-    // The ACS and SLO take cross-site POSTs from IdPs, checked by signatures, not CSRF tokens.
-    // Each backend's routes pass on IdPs that are not its own; nobody's IdP is a 404.
-    router.all(
-      '/saml/:idp/:action',
-      parseSamlBody,
-      ...withSession,
-      ...samlBackends.map((backend) =>
-        samlRoutes({ backend, authenticator, sessionStore: kvStore }),
-      ),
+    const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);
+    const samlIdps = samlBackends.flatMap((b) =>
+      b.listIdps().map((i) => ({ id: i.id, displayName: i.displayName })),
     );
-  }
+    const idpOrigins = config.backends.flatMap((b) =>
+      b.type === 'saml'
+        ? b.idps.flatMap((i) => [i.ssoUrl, i.sloUrl ?? i.ssoUrl].map((u) => new URL(u).origin))
+        : [],
+    );
+    app.use(edge({ logger, metrics, formTargets: idpOrigins }));
 
-  router.get('/', ...withSession, async (ctx) => {
-    const user = await ctx.state.user;
-    ctx.type = 'html';
-    ctx.body = homePage({
-      username: user.isAuthenticated ? user.username : undefined,
-      backend: user.backendId,
-      csrfToken: csrfToken(ctx),
+    // Each route names exactly the layers it needs, so a request pays for nothing else: probes load
+    // no session, bearer API calls never load a session or check CSRF, only routes that take a body
+    // parse one.
+    const router = new Router<HostState>();
+    const parseBody = bodyParser({
+      enableTypes: ['form', 'json'],
+      formLimit: '16kb',
+      jsonLimit: '16kb',
     });
-  });
-  router.get('/login', ...withSession, (ctx) => {
-    ctx.type = 'html';
-    ctx.body = loginPage({
-      csrfToken: csrfToken(ctx),
-      next: safeLocalPath(ctx.query['next']),
-      passwordLogin,
-      samlIdps,
+    // The ACS and SLO receive whole SAML messages: up to the backend's 256 KiB decoded, i.e. about
+    // 342 KiB of base64, more once form-encoded. The backend enforces its own decoded limit.
+    const parseSamlBody = bodyParser({ enableTypes: ['form'], formLimit: '1mb' });
+    const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
+    const sessionUser = authbridge({ authenticator, secret: config.server.secret });
+    const withSession = [loadSession, sessionUser] as const;
+    const checkCsrf = csrf();
+    const bearerUser = bearer({ authenticator, realm: 'authbridge' });
+    // An API request that carries a token is stateless; one without is answered from the session
+    // (the browser calling /api/me after logging in). Not an async function: it only picks a path,
+    // and an async wrapper is one more promise per request.
+    const apiUser: Koa.Middleware<HostState> = (ctx, next): Promise<unknown> => {
+      const authorization = ctx.req.headers.authorization;
+      if (authorization !== undefined && authorization !== '')
+        return bearerUser(ctx, next) as Promise<unknown>;
+      return loadSession(ctx, () => sessionUser(ctx, next) as Promise<unknown>) as Promise<unknown>;
+    };
+
+    router.get('/healthz', (ctx) => {
+      ctx.body = { status: 'ok' };
     });
-  });
-  router.post('/login', parseBody, ...withSession, checkCsrf, async (ctx) => {
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const username = typeof body['username'] === 'string' ? body['username'] : '';
-    const password = typeof body['password'] === 'string' ? body['password'] : '';
-    const next = safeLocalPath(body['next']);
-    const end = metrics.loginDuration.startTimer();
-    const user = await authenticator.authenticate(ctx, { username, password });
-    end({ backend: user?.backendId ?? 'none' });
-    if (!user) {
-      ctx.status = 401;
+    router.get('/readyz', async (ctx) => {
+      const checks: Record<string, string> = {};
+      await Promise.all([
+        ...backends.map(async (b) => {
+          checks[`backend:${b.id}`] = await outcome(() => b.healthCheck?.() ?? Promise.resolve());
+        }),
+        (async () => {
+          checks['store:kv'] = await outcome(() => kvStore.get('readyz:probe'));
+        })(),
+        (async () => {
+          checks['store:users'] = await outcome(() => userStore.getById('readyz:probe'));
+        })(),
+      ]);
+      const ready = Object.values(checks).every((c) => c === 'ok');
+      ctx.status = ready ? 200 : 503;
+      ctx.body = { status: ready ? 'ready' : 'not ready', checks };
+    });
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+
+    if (samlBackends.length > 0) {
+      // The ACS and SLO take cross-site POSTs from IdPs, checked by signatures, not CSRF tokens.
+      // Each backend's routes pass on IdPs that are not its own; nobody's IdP is a 404.
+      router.all(
+        '/saml/:idp/:action',
+        parseSamlBody,
+        ...withSession,
+        ...samlBackends.map((backend) =>
+          samlRoutes({ backend, authenticator, sessionStore: kvStore }),
+        ),
+      );
+    }
+
+    router.get('/', ...withSession, async (ctx) => {
+      const user = await ctx.state.user;
+      ctx.type = 'html';
+      ctx.body = homePage({
+        username: user.isAuthenticated ? user.username : undefined,
+        backend: user.backendId,
+        csrfToken: csrfToken(ctx),
+      });
+    });
+    router.get('/login', ...withSession, (ctx) => {
       ctx.type = 'html';
       ctx.body = loginPage({
         csrfToken: csrfToken(ctx),
-        error: GENERIC_LOGIN_ERROR,
-        username,
-        next,
+        next: safeLocalPath(ctx.query['next']),
         passwordLogin,
         samlIdps,
       });
-      return;
-    }
-    await login(ctx, user);
-    ctx.status = 303;
-    ctx.redirect(next ?? '/');
-  });
-  router.post('/logout', parseBody, ...withSession, checkCsrf, async (ctx) => {
-    // A SAML login also ends at its IdP (Single Logout); the local session ends now either way.
-    const user = await ctx.state.user;
-    const owner = samlBackends.find((b) => b.id === user.backendId);
-    const idpLogout =
-      owner === undefined ? undefined : await samlLogoutMessage(ctx, owner, '/login');
-    await logout(ctx);
-    // Redirect binding: 303 to the IdP; HTTP-POST: a page whose button posts the LogoutRequest.
-    if (idpLogout?.binding === 'post') {
-      sendSamlMessage(ctx, idpLogout, 'out');
-      return;
-    }
-    ctx.status = 303;
-    ctx.redirect(idpLogout?.url ?? '/login');
-  });
-  // A 401 here names the token scheme even when the request came with neither token nor session.
-  const apiAuth = requireAuth({ challenge: 'Bearer realm="authbridge"' });
-  router.get('/api/me', apiUser, apiAuth, async (ctx) => {
-    const user = await ctx.state.user;
-    if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
-    ctx.body = {
-      id: user.id,
-      username: user.username,
-      backend: user.backendId,
-      via: ctx.state.authVia,
-      groups: user.groups,
-      isStaff: user.isStaff,
-      isSuperuser: user.isSuperuser,
-      permissions: [...(await authenticator.getAllPermissions(user))].sort(),
-    };
-  });
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+    });
+    router.post('/login', parseBody, ...withSession, checkCsrf, async (ctx) => {
+      const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+      const username = typeof body['username'] === 'string' ? body['username'] : '';
+      const password = typeof body['password'] === 'string' ? body['password'] : '';
+      const next = safeLocalPath(body['next']);
+      const end = metrics.loginDuration.startTimer();
+      const user = await authenticator.authenticate(ctx, { username, password });
+      end({ backend: user?.backendId ?? 'none' });
+      if (!user) {
+        ctx.status = 401;
+        ctx.type = 'html';
+        ctx.body = loginPage({
+          csrfToken: csrfToken(ctx),
+          error: GENERIC_LOGIN_ERROR,
+          username,
+          next,
+          passwordLogin,
+          samlIdps,
+        });
+        return;
+      }
+      await login(ctx, user);
+      ctx.status = 303;
+      ctx.redirect(next ?? '/');
+    });
+    router.post('/logout', parseBody, ...withSession, checkCsrf, async (ctx) => {
+      // A SAML login also ends at its IdP (Single Logout); the local session ends now either way.
+      const user = await ctx.state.user;
+      const owner = samlBackends.find((b) => b.id === user.backendId);
+      const idpLogout =
+        owner === undefined ? undefined : await samlLogoutMessage(ctx, owner, '/login');
+      await logout(ctx);
+      // Redirect binding: 303 to the IdP; HTTP-POST: a page whose button posts the LogoutRequest.
+      if (idpLogout?.binding === 'post') {
+        sendSamlMessage(ctx, idpLogout, 'out');
+        return;
+      }
+      ctx.status = 303;
+      ctx.redirect(idpLogout?.url ?? '/login');
+    });
+    // A 401 here names the token scheme even when the request came with neither token nor session.
+    const apiAuth = requireAuth({ challenge: 'Bearer realm="authbridge"' });
+    router.get('/api/me', apiUser, apiAuth, async (ctx) => {
+      const user = await ctx.state.user;
+      if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
+      ctx.body = {
+        id: user.id,
+        username: user.username,
+        backend: user.backendId,
+        via: ctx.state.authVia,
+        groups: user.groups,
+        isStaff: user.isStaff,
+        isSuperuser: user.isSuperuser,
+        permissions: [...(await authenticator.getAllPermissions(user))].sort(),
+      };
+    });
+    app.use(router.routes());
+    app.use(router.allowedMethods());
 
-  let closing: Promise<void> | undefined;
-  Object.defineProperties(app, {
-    authenticator: { value: authenticator },
-    userStore: { value: userStore },
-    close: {
-      value: () =>
-        (closing ??= (async () => {
-          await authenticator.close();
-          await Promise.all([kvStore.close(), userStore.close()]);
-        })()),
-    },
-  });
-  return app;
+    let closing: Promise<void> | undefined;
+    Object.defineProperties(app, {
+      authenticator: { value: authenticator },
+      userStore: { value: userStore },
+      close: {
+        value: () =>
+          (closing ??= (async () => {
+            await authenticator.close();
+            await Promise.all([kvStore.close(), userStore.close()]);
+          })()),
+      },
+    });
+    return app;
+  } catch (error) {
+    await Promise.allSettled([
+      ...backends.map((b) => b.close()),
+      kvStore.close(),
+      userStore.close(),
+    ]);
+    throw error;
+  }
 }
 
 async function outcome(check: () => Promise<unknown>): Promise<string> {

@@ -274,6 +274,18 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // The session remembers which backend logged a user in, by id: ids name one backend each.
+    const seen = new Set<string>();
+    config.backends.forEach((backend, index) => {
+      if (seen.has(backend.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backends', index, 'id'],
+          message: `duplicate backend id "${backend.id}" (give each backend its own id)`,
+        });
+      }
+      seen.add(backend.id);
+    });
     // SAML endpoints are built from the configured public URL, never from the Host header.
     if (config.backends.some((b) => b.type === 'saml') && config.server.publicUrl === undefined) {
       ctx.addIssue({

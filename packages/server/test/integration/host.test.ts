@@ -3,12 +3,13 @@ import { createApp, type HostApp, listen, parseConfig } from '@authbridge/server
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import request from 'supertest';
+import { generateTestKeyPair } from '../../../saml/test/support/test-keys.ts';
 
 const SECRET = 'a-host-test-secret-of-at-least-32-chars';
 const cli = fileURLToPath(new URL('../../bin/authbridge.js', import.meta.url));
@@ -361,6 +362,76 @@ describe('authbridge CLI', function () {
     expect(bad.err).to.include('server.secret').and.include('backends');
     expect((await run(['frobnicate'])).code).to.equal(64);
     expect((await run(['serve', '--port', '1'])).code).to.equal(64);
+  });
+
+  it('check-config: refuses what serve would refuse, naming the backend', async function () {
+    this.timeout(20_000);
+    const cert = join(dir, 'idp.pem');
+    writeFileSync(cert, generateTestKeyPair('idp.example.test').certPem);
+    const saml = (extra: string, certFile = cert) =>
+      `server:\n  secret: "${SECRET}"\n  publicUrl: https://sp.example.test\nbackends:\n` +
+      `  - type: saml\n    sp:\n      entityId: https://sp.example.test\n${extra}` +
+      `    idps:\n      - id: corp\n        entityId: https://idp.example.test\n` +
+      `        ssoUrl: https://idp.example.test/sso\n        signingCertFiles: [${certFile}]\n`;
+    const check = async (name: string, yaml: string) => {
+      writeFileSync(join(dir, name), yaml);
+      return run(['check-config', join(dir, name)]);
+    };
+    expect((await check('ok.yaml', saml(''))).code).to.equal(0);
+    // The schema takes these; the SAML backend refuses them when it is built.
+    const short = await check('short.yaml', saml('    maxSessionMs: 1000\n'));
+    expect(short.code).to.equal(2);
+    expect(short.err).to.include('backends[0] (saml)').and.include('maxSessionMs');
+    const missing = await check('missing.yaml', saml('', join(dir, 'nowhere.pem')));
+    expect(missing.code).to.equal(2);
+    expect(missing.err).to.include('backends[0] (saml)').and.include('nowhere.pem');
+    const twice = await check(
+      'twice.yaml',
+      `server:\n  secret: "${SECRET}"\nbackends:\n  - type: local\n  - type: local\n`,
+    );
+    expect(twice.code).to.equal(2);
+    expect(twice.err).to.include('backends[1].id').and.include('duplicate backend id "local"');
+  });
+
+  it('createApp leaves nothing open when a backend is refused', async function () {
+    const db = join(dir, 'refused.db');
+    const openFiles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(db);
+        } catch {
+          return false; // closed while listing
+        }
+      }).length;
+    const config = parseConfig(
+      {
+        server: { secret: SECRET, publicUrl: 'https://sp.example.test' },
+        stores: { path: db },
+        backends: [
+          { type: 'local' },
+          {
+            type: 'saml',
+            sp: { entityId: 'https://sp.example.test' },
+            idps: [
+              {
+                id: 'corp',
+                entityId: 'https://idp.example.test',
+                ssoUrl: 'https://idp.example.test/sso',
+                signingCertFiles: [join(dir, 'nowhere.pem')],
+              },
+            ],
+          },
+        ],
+      },
+      {},
+    );
+    const refused = await createApp(config, { logger: pino({ level: 'silent' }) }).then(
+      () => expect.fail('createApp should refuse the missing certificate'),
+      (error: unknown) => error as { code?: string; message: string },
+    );
+    expect(refused.code).to.equal('CONFIG_INVALID');
+    expect(refused.message).to.include('backends[1] (saml)');
+    expect(openFiles()).to.equal(0);
   });
 
   it('serve: listens, answers, and shuts down gracefully on SIGTERM', async function () {
