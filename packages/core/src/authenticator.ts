@@ -133,6 +133,7 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
    * user has none; otherwise backends are ORed, and PermissionDenied from one means false at once.
    */
   async hasPerm(user: AnyUser<TUser>, perm: string, obj?: unknown): Promise<boolean> {
+    this.#assertOpen();
     if (typeof perm !== 'string') throw new TypeError('perm must be a string');
     const shortcut = activeShortcut(user);
     if (shortcut !== undefined) return shortcut;
@@ -168,6 +169,7 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
 
   /** Whether `user` has any permission in the app `label` (Django's `has_module_perms`). */
   async hasModulePerms(user: AnyUser<TUser>, label: string): Promise<boolean> {
+    this.#assertOpen();
     if (typeof label !== 'string') throw new TypeError('label must be a string');
     const shortcut = activeShortcut(user);
     if (shortcut !== undefined) return shortcut;
@@ -188,6 +190,7 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
    * superuser passes every `hasPerm` check whatever this lists.
    */
   async getAllPermissions(user: AnyUser<TUser>, obj?: unknown): Promise<ReadonlySet<string>> {
+    this.#assertOpen();
     if (user.isAuthenticated && !user.isActive) return new Set();
     const all = new Set<string>();
     for (const backend of this.#backends) {

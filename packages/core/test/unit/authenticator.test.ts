@@ -346,6 +346,14 @@ describe('Authenticator (Django backend semantics)', function () {
       await auth.close();
       expect(a.calls).to.deep.equal(['close']);
       await expectRejection(auth.authenticate(undefined, {}), 'CLOSED');
+      await expectRejection(auth.getUser('u1', 'a'), 'CLOSED');
+      // Permission questions too: a closed backend's answers (a released pool, a cleared
+      // cache) are not answers.
+      const user = createUser({ id: 'u1', username: 'alice', backendId: 'a' });
+      await expectRejection(auth.hasPerm(user, 'app.view'), 'CLOSED');
+      await expectRejection(auth.hasPerms(user, ['app.view']), 'CLOSED');
+      await expectRejection(auth.hasModulePerms(user, 'app'), 'CLOSED');
+      await expectRejection(auth.getAllPermissions(user), 'CLOSED');
     });
   });
 });
