@@ -22,6 +22,12 @@ export interface ClaimPolicy {
   readonly tokenTypes: ReadonlySet<string> | null;
   /** Leeway for `exp` and `nbf`, in seconds. */
   readonly clockToleranceSec: number;
+  /**
+   * Accept a sender-constrained token (a `cnf` claim) as a plain bearer token. False refuses it:
+   * its proof of possession (the mTLS certificate of RFC 8705, the DPoP proof of RFC 9449) is not
+   * checked here, and accepting it as bearer would undo the constraint.
+   */
+  readonly ignoreCnf: boolean;
 }
 
 /** Either a principal, or why the claims do not describe a usable token. */
@@ -51,6 +57,7 @@ export function checkClaims(
   const tokenType = read.string('token_type');
   const scope = read.scope('scope');
   const username = read.string('username');
+  const constrained = read.present('cnf');
 
   const now = nowMs / 1000;
   const tolerance = policy.clockToleranceSec;
@@ -73,6 +80,7 @@ export function checkClaims(
   ) {
     return fail('token type (token_type)');
   }
+  if (constrained && !policy.ignoreCnf) return fail('sender-constrained (cnf)');
   const subject = sub ?? clientId;
   if (subject === undefined || subject === '') return fail('no subject (sub, client_id)');
   return {
@@ -127,6 +135,12 @@ class ClaimReader {
     if (typeof value === 'string') return [value];
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
     throw this.#bad(name);
+  }
+
+  /** Whether the claim is there at all (any type: for `cnf`, presence is what counts). */
+  present(name: string): boolean {
+    const value = this.#get(name);
+    return value !== undefined && value !== null;
   }
 
   // RFC 7662 says space-separated string; some servers send an array. Both are read.

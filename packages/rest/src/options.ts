@@ -213,6 +213,13 @@ export interface RestTokenBackendOptions {
    */
   readonly dangerouslyFailOpen?: boolean;
   /**
+   * Accept sender-constrained tokens (a `cnf` claim: certificate-bound per RFC 8705, DPoP-bound
+   * per RFC 9449) as plain bearer tokens in the introspection and JWT modes. Default false: they
+   * are invalid tokens there, because this backend does not check their proof of possession and
+   * accepting them would undo it. Set it only behind a gateway that has checked the proof.
+   */
+  readonly dangerouslyIgnoreCnf?: boolean;
+  /**
    * Allow plain `http:` upstream URLs on hosts other than loopback. Default false: tokens and
    * client secrets would cross the network in clear text.
    */

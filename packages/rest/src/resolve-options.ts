@@ -95,7 +95,8 @@ interface Common {
   readonly clock: Clock;
   readonly logger: RestLogger;
   /** Plain-http upstreams beyond loopback are allowed (spelled out in config). */
-  readonly allowInsecureHttp: boolean;
+  readonly allowInsecureHttp: boolean; /** Sender-constrained tokens pass as bearer (spelled out in config). */
+  readonly ignoreCnf: boolean;
 }
 
 /**
@@ -162,6 +163,7 @@ export function resolveOptions(options: RestTokenBackendOptions): ResolvedOption
     clock,
     logger,
     allowInsecureHttp: bool(options.allowInsecureHttp ?? false, 'allowInsecureHttp'),
+    ignoreCnf: bool(options.dangerouslyIgnoreCnf ?? false, 'dangerouslyIgnoreCnf'),
   };
 
   const mode = options.mode as unknown;
@@ -245,6 +247,7 @@ function introspectionMode(mode: IntrospectionModeOptions, common: Common): Mode
         ? null
         : new Set(stringList(mode.tokenTypes, 'mode.tokenTypes').map((t) => t.toLowerCase())),
     clockToleranceSec: common.clockToleranceSec,
+    ignoreCnf: common.ignoreCnf,
   });
   const { verifier, breaker } = introspector(
     endpoint,
@@ -346,6 +349,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
     allowedClientIds: optionalSet(mode.allowedClientIds, 'mode.allowedClientIds'),
     tokenTypes: null,
     clockToleranceSec: common.clockToleranceSec,
+    ignoreCnf: common.ignoreCnf,
   });
   let revocation: IntrospectionVerifier | undefined;
   if (mode.revocation !== undefined) {
@@ -360,6 +364,8 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
       allowedClientIds: null,
       tokenTypes: null,
       clockToleranceSec: common.clockToleranceSec,
+      // The token's own claims were checked (cnf included) before this "still active?" call.
+      ignoreCnf: true,
     });
     revocation = introspector(
       httpUrl(r.endpoint, 'mode.revocation.endpoint', common),

@@ -139,6 +139,26 @@ describe('introspection mode against oidc-provider', function () {
     await backend.close();
   });
 
+  it('refuses a DPoP-bound token (cnf) as a bearer token unless cnf is spelled out as ignored', async function () {
+    // No tokenTypes here (the default): the token_type "DPoP" alone would not stop it.
+    const mode = {
+      kind: 'introspection' as const,
+      endpoint: as.introspectionUrl,
+      issuer: as.issuer,
+      audience: API_RESOURCE,
+      clientAuth: { method: 'client_secret_basic' as const, ...RS_BASIC },
+    };
+    const bound = await as.mintDpop('app-1');
+    const strict = introspectionBackend(as, { mode });
+    expect(await strict.authenticate(undefined, { token: bound })).to.equal(null);
+    expect(await strict.authenticate(undefined, { token: await as.mint('app-1') })).to.not.equal(
+      null,
+    );
+    const lax = introspectionBackend(as, { mode, dangerouslyIgnoreCnf: true });
+    expect(await lax.authenticate(undefined, { token: bound })).to.not.equal(null);
+    await Promise.all([strict.close(), lax.close()]);
+  });
+
   it('sees a revocation once the cache entry is invalidated (the documented window)', async function () {
     const backend = introspectionBackend(as);
     const token = await as.mint('app-1');

@@ -91,6 +91,16 @@ describe('JWT mode against oidc-provider', function () {
     await backend.close();
   });
 
+  it('refuses a DPoP-bound JWT (cnf.jkt from the provider) unless cnf is spelled out as ignored', async function () {
+    const token = await as.mintDpop('app-1', { resource: JWT_RESOURCE });
+    expect(decodeJwt(token)['cnf']).to.have.property('jkt');
+    const strict = jwtBackend(as);
+    expect(await strict.authenticate(undefined, { token })).to.equal(null);
+    const lax = jwtBackend(as, {}, { dangerouslyIgnoreCnf: true });
+    expect(await lax.authenticate(undefined, { token })).to.not.equal(null);
+    await Promise.all([strict.close(), lax.close()]);
+  });
+
   it('requires the audience', async function () {
     const backend = jwtBackend(as, { audience: 'https://somewhere-else.test' });
     const token = await as.mint('app-1', { resource: JWT_RESOURCE });

@@ -11,7 +11,8 @@ import {
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { randomUUID } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 
 // oidc-provider's storage contract, in memory, so it does not warn about its own dev adapter.
@@ -97,6 +98,14 @@ export interface AuthorizationServer {
   readonly signingJwk: JWK;
   /** Mints an access token for `app` by client credentials. */
   mint(
+    app: (typeof APPS)[number],
+    options?: { resource?: string; scope?: string },
+  ): Promise<string>;
+  /**
+   * Mints a DPoP-bound access token (RFC 9449): the token request carries a proof signed with a
+   * fresh key, and the token's `cnf.jkt` names that key.
+   */
+  mintDpop(
     app: (typeof APPS)[number],
     options?: { resource?: string; scope?: string },
   ): Promise<string>;
@@ -225,6 +234,8 @@ export async function startAuthorizationServer(
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Sender-constrained tokens for the resource server's `cnf` handling.
+      dPoP: { enabled: true },
       introspection: {
         enabled: true,
         // Only the resource-server clients may introspect (RFC 7662 §4: authorize callers).
@@ -282,10 +293,12 @@ export async function startAuthorizationServer(
     path: string,
     app: string,
     form: Record<string, string>,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; body: string }> => {
     const headers = {
       authorization: basic(app),
       'content-type': 'application/x-www-form-urlencoded',
+      ...extraHeaders,
     };
     const body = new URLSearchParams(form).toString();
     if (!options.tls) {
@@ -323,6 +336,24 @@ export async function startAuthorizationServer(
       const body = JSON.parse(res.body) as { access_token?: string; error?: string };
       if (res.status !== 200 || typeof body.access_token !== 'string') {
         throw new Error(`mint failed: ${res.status} ${res.body}`);
+      }
+      return body.access_token;
+    },
+    async mintDpop(app, { resource = API_RESOURCE, scope = 'read' } = {}) {
+      const key = await generateKeyPair('ES256');
+      const proof = await new SignJWT({ htm: 'POST', htu: `${issuer}/token`, jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.publicKey) })
+        .setIssuedAt()
+        .sign(key.privateKey);
+      const form = { grant_type: 'client_credentials', resource, scope };
+      const res = await post('/token', app, form, { dpop: proof });
+      const body = JSON.parse(res.body) as { access_token?: string; token_type?: string };
+      if (
+        res.status !== 200 ||
+        typeof body.access_token !== 'string' ||
+        body.token_type !== 'DPoP'
+      ) {
+        throw new Error(`DPoP mint failed: ${res.status} ${res.body}`);
       }
       return body.access_token;
     },

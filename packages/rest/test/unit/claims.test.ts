@@ -13,6 +13,7 @@ const policy: ClaimPolicy = {
   allowedClientIds: null,
   tokenTypes: null,
   clockToleranceSec: 5,
+  ignoreCnf: false,
 };
 const good = {
   active: true,
@@ -111,5 +112,15 @@ describe('checkClaims', function () {
       expect(thrown, JSON.stringify(bad)).to.be.instanceOf(AuthBridgeError);
       expect((thrown as AuthBridgeError).code).to.equal('BACKEND_UNAVAILABLE');
     }
+  });
+
+  it('refuses a sender-constrained token (cnf, any shape) unless the policy ignores cnf', function () {
+    expect(reason({ ...good, cnf: { jkt: 'abc' } })).to.equal('sender-constrained (cnf)');
+    expect(reason({ ...good, cnf: { 'x5t#S256': 'abc' } })).to.equal('sender-constrained (cnf)');
+    expect(reason({ ...good, cnf: 'odd' })).to.equal('sender-constrained (cnf)');
+    expect(reason({ ...good, cnf: null })).to.equal(undefined);
+    expect(reason({ ...good, cnf: { jkt: 'abc' } }, { ...policy, ignoreCnf: true })).to.equal(
+      undefined,
+    );
   });
 });

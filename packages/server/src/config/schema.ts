@@ -168,6 +168,8 @@ const restBackend = z
     dangerouslyFailOpen: z.boolean().default(false),
     /** Plain-http token service beyond loopback: must be written out. */
     allowInsecureHttp: z.boolean().default(false),
+    /** Sender-constrained tokens (cnf) accepted as bearer: only behind a gateway that checked. */
+    dangerouslyIgnoreCnf: z.boolean().default(false),
   })
   .strict();
 
