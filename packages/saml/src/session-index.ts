@@ -5,7 +5,9 @@
  *
  * @packageDocumentation
  */
-import type { Clock, KeyValueStore } from '@authbridge/core';
+import { AuthBridgeError, type Clock, type KeyValueStore } from '@authbridge/core';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** The SAML side of a login, as the session index keys it. */
 export interface SamlSessionKey {
@@ -24,6 +26,13 @@ interface Stored {
 }
 
 const NO_INDEX = '';
+
+// The read-modify-write of one NameID's entry runs under a lock taken with the store's atomic
+// setIfAbsent, so it also holds between hosts sharing the store. The lock expires on its own (a
+// host that died holding it blocks others for LOCK_TTL_MS at most); waiting gives up after
+// LOCK_WAIT_MS, longer than that, with STORE_UNAVAILABLE (fail closed).
+const LOCK_TTL_MS = 2_000;
+const LOCK_WAIT_MS = 5_000;
 
 /** The session index over a key-value store. */
 export class SessionIndexStore {
@@ -57,16 +66,39 @@ export class SessionIndexStore {
   }
 
   /**
-   * Records that `localSessionId` belongs to `key`, for `ttlMs` (the session's lifetime).
-   * Read-modify-write: concurrent logins of one NameID may race, which at worst forgets one
-   * session id (that session then ends at its own expiry).
+   * Runs `work` holding the lock of `storeKey`. Concurrent logins and logouts of one NameID would
+   * otherwise each read the entry and write it back, and one of them would forget a session id:
+   * that session would then outlive the IdP's logout.
    */
+  async #locked<T>(storeKey: string, work: () => Promise<T>): Promise<T> {
+    const lockKey = `${storeKey}:lock`;
+    const started = Date.now();
+    let backoffMs = 1;
+    // Real time, not the injected clock: this bounds a wait, it decides nothing about expiry.
+    while (!(await this.#store.setIfAbsent(lockKey, randomUUID(), LOCK_TTL_MS))) {
+      if (Date.now() - started > LOCK_WAIT_MS)
+        throw new AuthBridgeError('STORE_UNAVAILABLE', undefined, {
+          detail: 'saml session index: lock wait timed out',
+        });
+      await delay(backoffMs + Math.random() * backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 50);
+    }
+    try {
+      return await work();
+    } finally {
+      await this.#store.delete(lockKey);
+    }
+  }
+
+  /** Records that `localSessionId` belongs to `key`, for `ttlMs` (the session's lifetime). */
   async add(key: SamlSessionKey, localSessionId: string, ttlMs: number): Promise<void> {
     const storeKey = this.#key(key.idp, key.nameId);
-    const { exp, entries } = await this.#read(storeKey);
-    const index = key.sessionIndex ?? NO_INDEX;
-    entries[index] = [...new Set([...(entries[index] ?? []), localSessionId])];
-    await this.#write(storeKey, Math.max(exp, this.#clock.now() + Math.ceil(ttlMs)), entries);
+    await this.#locked(storeKey, async () => {
+      const { exp, entries } = await this.#read(storeKey);
+      const index = key.sessionIndex ?? NO_INDEX;
+      entries[index] = [...new Set([...(entries[index] ?? []), localSessionId])];
+      await this.#write(storeKey, Math.max(exp, this.#clock.now() + Math.ceil(ttlMs)), entries);
+    });
   }
 
   /**
@@ -75,16 +107,18 @@ export class SessionIndexStore {
    */
   async take(idp: string, nameId: string, sessionIndexes: readonly string[]): Promise<string[]> {
     const storeKey = this.#key(idp, nameId);
-    const { exp, entries } = await this.#read(storeKey);
-    const taken: string[] = [];
-    const wanted = sessionIndexes.length === 0 ? Object.keys(entries) : sessionIndexes;
-    for (const index of wanted) {
-      taken.push(...(entries[index] ?? []));
-      // Deleting a missing key is harmless, and a null-prototype object has no inherited ones.
-      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- entries is a null-prototype map of SessionIndex → ids.
-      delete entries[index];
-    }
-    await this.#write(storeKey, exp, entries);
-    return [...new Set(taken)];
+    return this.#locked(storeKey, async () => {
+      const { exp, entries } = await this.#read(storeKey);
+      const taken: string[] = [];
+      const wanted = sessionIndexes.length === 0 ? Object.keys(entries) : sessionIndexes;
+      for (const index of wanted) {
+        taken.push(...(entries[index] ?? []));
+        // Deleting a missing key is harmless, and a null-prototype object has no inherited ones.
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- entries is a null-prototype map of SessionIndex → ids.
+        delete entries[index];
+      }
+      await this.#write(storeKey, exp, entries);
+      return [...new Set(taken)];
+    });
   }
 }
