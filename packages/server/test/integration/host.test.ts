@@ -391,6 +391,12 @@ describe('authbridge CLI', function () {
     );
     expect(twice.code).to.equal(2);
     expect(twice.err).to.include('backends[1].id').and.include('duplicate backend id "local"');
+    const nowhere = await check(
+      'nowhere.yaml',
+      `server:\n  secret: "${SECRET}"\nstores:\n  path: ${join(dir, 'no', 'such', 'a.db')}\nbackends:\n  - type: local\n`,
+    );
+    expect(nowhere.code).to.equal(2);
+    expect(nowhere.err).to.include('stores.path');
   });
 
   it('createApp leaves nothing open when a backend is refused', async function () {
