@@ -6,6 +6,21 @@
  */
 import { z } from 'zod';
 
+// `${ENV}` interpolation gives strings, so a number or a boolean set from the environment arrives
+// as one ("8080", "true"): such a string, and only a whole one, is read as the value it spells.
+const NUMERIC = /^-?\d+(\.\d+)?$/;
+
+function fromEnv<T extends z.ZodType>(schema: T): z.ZodPreprocess<T> {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim();
+    if (NUMERIC.test(text)) return Number(text);
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    return value;
+  }, schema);
+}
+
 const permissionList = z.array(
   z.string().regex(/^[^.\s]+\.[^\s]+$/, 'permissions look like app_label.codename'),
 );
@@ -15,8 +30,8 @@ const localUser = z
   .object({
     username: z.string().min(1),
     password: z.string().min(12, 'passwords in config must be at least 12 characters'),
-    isSuperuser: z.boolean().default(false),
-    isStaff: z.boolean().default(false),
+    isSuperuser: fromEnv(z.boolean()).default(false),
+    isStaff: fromEnv(z.boolean()).default(false),
     groups: z.array(z.string()).default([]),
     permissions: permissionList.default([]),
   })
@@ -49,9 +64,9 @@ const ldapBackend = z
     type: z.literal('ldap'),
     id: z.string().min(1).default('ldap'),
     url: stringOrList,
-    startTls: z.boolean().optional(),
+    startTls: fromEnv(z.boolean()).optional(),
     /** Plaintext LDAP: must be written out, never a default. */
-    allowInsecure: z.boolean().default(false),
+    allowInsecure: fromEnv(z.boolean()).default(false),
     preset: z.enum(['openldap', 'activedirectory', 'freeipa', '389ds']).optional(),
     tls: z
       .object({
@@ -82,8 +97,8 @@ const ldapBackend = z
           .array(z.enum(['memberOf', 'member', 'uniqueMember', 'posix', 'inChain']))
           .min(1)
           .optional(),
-        nested: z.boolean().optional(),
-        maxDepth: z.number().int().positive().optional(),
+        nested: fromEnv(z.boolean()).optional(),
+        maxDepth: fromEnv(z.number().int().positive()).optional(),
       })
       .strict()
       .optional(),
@@ -98,10 +113,10 @@ const ldapBackend = z
       .strict()
       .optional(),
     groupPermissions: z.record(z.string(), permissionList).optional(),
-    noNewUsers: z.boolean().optional(),
+    noNewUsers: fromEnv(z.boolean()).optional(),
     updateUsers: z.enum(['always', 'never']).optional(),
-    timeoutMs: z.number().int().positive().optional(),
-    poolSize: z.number().int().positive().optional(),
+    timeoutMs: fromEnv(z.number().int().positive()).optional(),
+    poolSize: fromEnv(z.number().int().positive()).optional(),
   })
   .strict();
 
@@ -144,15 +159,15 @@ const restBackend = z
     type: z.literal('rest'),
     id: z.string().min(1).default('rest'),
     mode: restMode,
-    deadlineMs: z.number().int().positive().max(30_000).optional(),
+    deadlineMs: fromEnv(z.number().int().positive().max(30_000)).optional(),
     cache: z
       .union([
         z.literal(false),
         z
           .object({
-            ttlMs: z.number().int().positive().optional(),
-            negativeTtlMs: z.number().int().positive().optional(),
-            maxEntries: z.number().int().positive().optional(),
+            ttlMs: fromEnv(z.number().int().positive()).optional(),
+            negativeTtlMs: fromEnv(z.number().int().positive()).optional(),
+            maxEntries: fromEnv(z.number().int().positive()).optional(),
           })
           .strict(),
       ])
@@ -165,11 +180,11 @@ const restBackend = z
       .strict()
       .optional(),
     /** Fail open when the token service is down: must be written out, and is logged on every use. */
-    dangerouslyFailOpen: z.boolean().default(false),
+    dangerouslyFailOpen: fromEnv(z.boolean()).default(false),
     /** Plain-http token service beyond loopback: must be written out. */
-    allowInsecureHttp: z.boolean().default(false),
+    allowInsecureHttp: fromEnv(z.boolean()).default(false),
     /** Sender-constrained tokens (cnf) accepted as bearer: only behind a gateway that checked. */
-    dangerouslyIgnoreCnf: z.boolean().default(false),
+    dangerouslyIgnoreCnf: fromEnv(z.boolean()).default(false),
   })
   .strict();
 
@@ -187,13 +202,13 @@ const samlIdp = z
     displayName: z.string().min(1).optional(),
     emailDomains: z.array(z.string().min(1)).optional(),
     /** Unsolicited responses: off unless written out. */
-    allowIdpInitiated: z.boolean().default(false),
+    allowIdpInitiated: fromEnv(z.boolean()).default(false),
     requiredAuthnContext: z.array(z.string().min(1)).optional(),
-    forceAuthn: z.boolean().optional(),
+    forceAuthn: fromEnv(z.boolean()).optional(),
     authnRequestBinding: z.enum(['redirect', 'post']).optional(),
     /** Binding of the IdP's SingleLogoutService for the messages we send. Default redirect. */
     sloBinding: z.enum(['redirect', 'post']).optional(),
-    signAuthnRequests: z.boolean().optional(),
+    signAuthnRequests: fromEnv(z.boolean()).optional(),
   })
   .strict();
 
@@ -211,8 +226,8 @@ const samlBackend = z
       })
       .strict(),
     idps: z.array(samlIdp).min(1),
-    clockSkewMs: z.number().int().min(0).max(600_000).optional(),
-    maxSessionMs: z.number().int().positive().optional(),
+    clockSkewMs: fromEnv(z.number().int().min(0).max(600_000)).optional(),
+    maxSessionMs: fromEnv(z.number().int().positive()).optional(),
   })
   .strict();
 
@@ -224,11 +239,11 @@ export const configSchema = z
     server: z
       .object({
         host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
+        port: fromEnv(z.number().int().min(0).max(65535)).default(8080),
         /** The URL people reach the host at; SAML ACS URLs are built from it, never from Host. */
         publicUrl: z.url().optional(),
         /** Trust X-Forwarded-* (only behind a proxy that sets them). */
-        trustProxy: z.boolean().default(false),
+        trustProxy: fromEnv(z.boolean()).default(false),
         /** HMAC secret for session hashes: at least 32 characters, from `${ENV}` in production. */
         secret: z.string().min(32, 'secret must be at least 32 characters'),
         sessionMaxAgeMs: z
@@ -237,7 +252,7 @@ export const configSchema = z
           .positive()
           .default(8 * 60 * 60 * 1000),
         /** How long shutdown waits for in-flight requests. */
-        shutdownTimeoutMs: z.number().int().positive().default(10_000),
+        shutdownTimeoutMs: fromEnv(z.number().int().positive()).default(10_000),
       })
       .strict(),
     stores: z
@@ -255,8 +270,8 @@ export const configSchema = z
             z.literal(false),
             z
               .object({
-                maxEntries: z.number().int().positive().optional(),
-                coherenceMs: z.number().int().min(0).optional(),
+                maxEntries: fromEnv(z.number().int().positive()).optional(),
+                coherenceMs: fromEnv(z.number().int().min(0)).optional(),
               })
               .strict(),
           ])

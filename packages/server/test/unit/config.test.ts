@@ -72,6 +72,32 @@ describe('host configuration', function () {
     expect(interpolateEnv('a$${b}', {})).to.equal('a${b}');
   });
 
+  it('reads numbers and booleans that ${ENV} gives as strings, and refuses what they do not spell', function () {
+    const env = { PORT: '9090', PROXY: 'true', TIMEOUT: ' 2500 ', SECRET_DIGITS: '1'.repeat(40) };
+    const config = parseConfig(
+      {
+        server: {
+          secret: '${SECRET_DIGITS}',
+          port: '${PORT}',
+          trustProxy: '${PROXY}',
+          shutdownTimeoutMs: '${TIMEOUT}',
+        },
+        backends: [{ type: 'local' }],
+      },
+      env,
+    );
+    expect(config.server).to.include({ port: 9090, trustProxy: true, shutdownTimeoutMs: 2500 });
+    // A string field stays a string, digits or not.
+    expect(config.server.secret).to.equal('1'.repeat(40));
+    const err = configError(() =>
+      parseConfig(
+        { server: { secret: SECRET, port: '${PORT}' }, backends: [{ type: 'local' }] },
+        { PORT: '80a' },
+      ),
+    );
+    expect(err.message).to.include('server.port');
+  });
+
   it('refuses a config user with a weak password and a malformed permission', function () {
     const err = configError(() =>
       parseConfig(
