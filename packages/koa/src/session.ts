@@ -149,18 +149,10 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
   // The first `name=value` pair of the Cookie header, as the `cookies` package (ctx.cookies)
   // reads it; read here directly because ctx.cookies builds a Cookies object on every request.
   const cookiePattern = new RegExp(`(?:^|;) *${cookieName.replace(/[.*+?^$|]/g, '\\$&')}=([^;]*)`);
-  // The hash of an id is needed on every request of its session: remembered, since it only ever
-  // maps to one key (the memo lives in this process's memory, never in the store).
+  // The hash of an id is needed on every request of its session: remembered for ids the store
+  // knows (an id only ever maps to one key; the memo lives in this process's memory, never in the
+  // store), so made-up ids do not churn it.
   const keys = new Map<string, string>();
-  const keyOf = (id: string): string => {
-    let key = keys.get(id);
-    if (key === undefined) {
-      key = storeKey(id);
-      if (keys.size >= MAX_MEMOIZED_KEYS) keys.clear();
-      keys.set(id, key);
-    }
-    return key;
-  };
 
   return async (ctx, next) => {
     const header = ctx.req.headers.cookie;
@@ -168,8 +160,16 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     if (cookie?.startsWith('"') === true) cookie = cookie.slice(1, -1);
     let session: Session | undefined;
     if (cookie !== undefined && ID_PATTERN.test(cookie)) {
-      const raw = await store.get(keyOf(cookie));
-      if (raw !== undefined) session = new Session(cookie, JSON.parse(raw) as SessionData);
+      const remembered = keys.get(cookie);
+      const key = remembered ?? storeKey(cookie);
+      const raw = await store.get(key);
+      if (raw !== undefined) {
+        if (remembered === undefined) {
+          if (keys.size >= MAX_MEMOIZED_KEYS) keys.clear();
+          keys.set(cookie, key);
+        }
+        session = new Session(cookie, JSON.parse(raw) as SessionData);
+      }
     }
     session ??= new Session(undefined, {});
     ctx.state.session = session;
