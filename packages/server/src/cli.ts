@@ -49,9 +49,18 @@ export async function main(
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
+    // A start-up failure the operator can act on (a store that does not open, node:sqlite
+    // missing): one line with the private detail, which only the operator sees here.
+    if (error instanceof AuthBridgeError) {
+      process.stderr.write(`authbridge: ${error.code}: ${error.detail ?? error.message}\n`);
+      return EX_UNAVAILABLE;
+    }
     throw error;
   }
 }
+
+// sysexits(3): a service the command needs is unavailable.
+const EX_UNAVAILABLE = 69;
 
 async function serve(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const config = await loadConfigFile(file, env);

@@ -7,8 +7,30 @@
  *
  * @packageDocumentation
  */
-import { DatabaseSync } from 'node:sqlite';
+import type * as NodeSqlite from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { AuthBridgeError } from '../errors.js';
 import { mapSqliteError } from './map-sqlite-error.js';
+
+type SqliteModule = typeof NodeSqlite;
+
+/**
+ * @internal `node:sqlite`, or a STORE_UNAVAILABLE that says what to do. Looked up at run time, not
+ * imported: Node 22.12 (within our engines) has the module only under `--experimental-sqlite`, and
+ * a static import would make every package that loads the SQLite stores fail to load at all —
+ * also a host configured with memory stores.
+ */
+export function loadSqlite(
+  getBuiltin: (id: string) => unknown = (id) => process.getBuiltinModule(id),
+): SqliteModule {
+  const sqlite = getBuiltin('node:sqlite') as SqliteModule | undefined;
+  if (sqlite === undefined) {
+    throw new AuthBridgeError('STORE_UNAVAILABLE', undefined, {
+      detail: `node:sqlite is not available in Node ${process.version}: use Node 22.13 or later, or start Node 22.12 with --experimental-sqlite`,
+    });
+  }
+  return sqlite;
+}
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Never edit a
@@ -59,9 +81,10 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * written by a newer authbridge.
  */
 export function openSqliteDatabase(path: string): DatabaseSync {
+  const { DatabaseSync: Database } = loadSqlite();
   let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(path);
+    db = new Database(path);
     db.exec('PRAGMA busy_timeout = 5000');
     db.exec('PRAGMA journal_mode = WAL');
     // FULL: a committed login survives a power cut, not only a process crash.

@@ -440,6 +440,18 @@ describe('authbridge CLI', function () {
     expect(openFiles()).to.equal(0);
   });
 
+  it('serve: a store that does not open is one line on stderr and exit 69, not a stack trace', async function () {
+    // The store path is a directory: check-config passes (its parent is writable), SQLite refuses.
+    writeFileSync(
+      join(dir, 'dir-store.yaml'),
+      `server:\n  port: 0\n  secret: "${SECRET}"\nstores:\n  path: ${dir}\nbackends:\n  - type: local\nlogging:\n  level: silent\n`,
+    );
+    const failed = await run(['serve', '--config', join(dir, 'dir-store.yaml')]);
+    expect(failed.code).to.equal(69);
+    expect(failed.err.trim()).to.match(/^authbridge: STORE_UNAVAILABLE: sqlite open: /);
+    expect(failed.err).to.not.include('    at ');
+  });
+
   it('serve: listens, answers, and shuts down gracefully on SIGTERM', async function () {
     this.timeout(20_000);
     writeFileSync(
