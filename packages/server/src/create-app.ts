@@ -34,6 +34,7 @@ import Koa from 'koa';
 import { pino, type Logger } from 'pino';
 import { buildBackends } from './build-backends.js';
 import type { HostConfig } from './config/schema.js';
+import { logAuthEvents } from './http/audit-log.js';
 import { createMetrics } from './http/metrics.js';
 import { homePage, loginPage } from './http/pages.js';
 import { edge, type EdgeState } from './http/edge.js';
@@ -93,6 +94,7 @@ export async function createApp(
   try {
     const authenticator = new Authenticator({ backends });
     const metrics = createMetrics(authenticator);
+    logAuthEvents(authenticator, logger);
     const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));
 
     const app = new Koa<HostState>() as HostApp;

@@ -237,15 +237,47 @@ describe('reference host over HTTP', function () {
         .get('/api/me')
         .set('Authorization', 'Bearer secret-token-value')
         .expect(401);
+      const other = request.agent(logged.callback());
+      const otherToken = await csrfFrom(other);
+      await other
+        .post('/login')
+        .set('X-Request-Id', 'trace-failed')
+        .type('form')
+        .send({ username: 'olga', password: 'wrong-password-456', _csrf: otherToken })
+        .expect(401);
+      await agent
+        .post('/logout')
+        .type('form')
+        .send({ _csrf: await csrfFrom(agent, '/') })
+        .expect(303);
     } finally {
       await logged.close();
     }
     const text = lines.join('');
     expect(lines.length).to.be.greaterThan(3);
-    for (const line of lines) expect(JSON.parse(line)).to.have.property('reqId');
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const entry of entries) expect(entry).to.have.property('reqId');
     expect(text).to.include('"reqId":"trace-123"');
-    for (const secret of ['olga-password-123', 'secret-token-value', 'authbridge.sid='])
+    for (const secret of [
+      'olga-password-123',
+      'wrong-password-456',
+      'secret-token-value',
+      'authbridge.sid=',
+    ])
       expect(text).to.not.include(secret);
+    // The audit trail: who, through which backend, from where, under which request id.
+    const audit = (msg: string) => entries.filter((e) => e['msg'] === msg);
+    expect(audit('login')).to.have.length(1);
+    expect(audit('login')[0]).to.include({ username: 'olga', backend: 'local', level: 30 });
+    expect(audit('login')[0]).to.have.property('ip').that.is.a('string');
+    expect(audit('login failed')).to.have.length(1);
+    expect(audit('login failed')[0]).to.include({
+      username: 'olga',
+      reqId: 'trace-failed',
+      level: 40,
+    });
+    expect(audit('logout')).to.have.length(1);
+    expect(audit('logout')[0]).to.include({ username: 'olga' });
   });
 
   it('is not ready when its store is gone (fail closed)', async function () {
