@@ -5,7 +5,13 @@ import { expect } from 'chai';
 import { after, afterEach, before, describe, it } from 'mocha';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
-import { BlackholeProxy, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+import {
+  acceptCount,
+  BlackholeProxy,
+  RecordingLogger,
+  searchOptions,
+  startSlapd,
+} from './helpers.ts';
 
 /** Root DSE reads (base "" searches) in slapd's log. */
 async function rootDseReads(server: SlapdServer): Promise<number> {
@@ -189,6 +195,21 @@ describe('LdapBackend health (slapd)', function () {
       await sleep(200);
       expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
       expect(await rootDseReads(server)).to.equal(before + 1);
+    });
+  });
+  describe('pooled connection lifetime', function () {
+    it('replaces a pooled connection older than poolMaxLifetimeMs, and not before', async function () {
+      const { backend } = make({ poolSize: 1, poolMaxLifetimeMs: 1_000, poolIdlePingMs: 60_000 });
+      await backend.authenticate(undefined, alice);
+      // The cost of one login on a pooled connection still young: its user bind's connection.
+      let before = await acceptCount(server);
+      expect((await backend.authenticate(undefined, bob))?.username).to.equal('bob');
+      const young = (await acceptCount(server)) - before;
+      await sleep(1_100);
+      before = await acceptCount(server);
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      // Past its lifetime the pooled connection is rebuilt: one connection more than before.
+      expect((await acceptCount(server)) - before).to.equal(young + 1);
     });
   });
 });
