@@ -98,6 +98,8 @@ const INVALID_CREDENTIALS = 49;
 const CONSTRAINT_VIOLATION = 19;
 const UNWILLING_TO_PERFORM = 53;
 const INAPPROPRIATE_AUTH = 48;
+// The entry or search base is held by another server (RFC 4511 §4.1.10).
+const REFERRAL = 10;
 
 /**
  * Classifies a failed user bind: bad credentials (with the most specific reason from the ppolicy
@@ -149,8 +151,14 @@ export function toBackendError(error: unknown, server?: string): AuthBridgeError
   if (error instanceof AuthBridgeError) return error;
   const where = server === undefined ? '' : `${server}: `;
   if (error instanceof ResultCodeError) {
+    // Referrals are never followed: they name another server, which would then see the service
+    // account's or the user's password. Configure that server (or a global catalog) instead.
+    const why =
+      error.code === REFERRAL
+        ? 'a referral to another server, not followed (point the search base at data this server holds)'
+        : error.name;
     return new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
-      detail: `${where}LDAP result ${error.code} (${error.name})`,
+      detail: `${where}LDAP result ${error.code} (${why})`,
       cause: error,
     });
   }
