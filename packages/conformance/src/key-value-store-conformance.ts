@@ -68,6 +68,27 @@ export function describeKeyValueStoreConformance(
       expect(await s.store.get('r')).to.equal('c');
     });
 
+    it('setIfPresent overwrites a live key only: never one deleted or expired', async function () {
+      expect(await s.store.setIfPresent('p', 'a', 1000)).to.equal(false);
+      expect(await s.store.get('p')).to.equal(undefined);
+      await s.store.set('p', 'a', 1000);
+      expect(await s.store.setIfPresent('p', 'b', 5000)).to.equal(true);
+      expect(await s.store.get('p')).to.equal('b');
+      // The new TTL counts from now.
+      await s.advance(4000);
+      expect(await s.store.get('p')).to.equal('b');
+      expect(await s.store.setIfPresent('p', 'c')).to.equal(true);
+      await s.advance(10_000);
+      expect(await s.store.get('p'), 'no TTL: kept').to.equal('c');
+      await s.store.delete('p');
+      expect(await s.store.setIfPresent('p', 'd', 1000)).to.equal(false);
+      expect(await s.store.get('p'), 'a deleted key stays deleted').to.equal(undefined);
+      await s.store.set('q', 'a', 1000);
+      await s.advance(1001);
+      expect(await s.store.setIfPresent('q', 'b', 1000)).to.equal(false);
+      expect(await s.store.get('q'), 'an expired key stays expired').to.equal(undefined);
+    });
+
     it('treats keys as opaque strings', async function () {
       const keys = ["a'b", 'a"b', 'x%_y', '\u{1F600}', 'k\u0000nul', ' '.repeat(3)];
       for (const [i, key] of keys.entries()) await s.store.set(key, String(i));
@@ -81,6 +102,8 @@ export function describeKeyValueStoreConformance(
         () => s.store.set('k', 'v', -5),
         () => s.store.setIfAbsent('k', 'v', Number.NaN),
         () => s.store.setIfAbsent('k', 'v', Number.POSITIVE_INFINITY),
+        () => s.store.setIfPresent('', 'v'),
+        () => s.store.setIfPresent('k', 'v', 0),
       ]) {
         let error: unknown;
         try {

@@ -195,11 +195,6 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     // bring the ended session back. Lifetime therefore counts from the last change (login).
     if (!plan.dirty) return;
     const id = session.id;
-    if (plan.stored && (await store.get(storeKey(id))) === undefined) {
-      // Ended elsewhere (logout, password change, IdP logout) while this request ran: do not
-      // resurrect it.
-      return;
-    }
     if (Object.keys(plan.data).length === 0) {
       if (plan.stored) await store.delete(storeKey(id));
       ctx.cookies.set(cookieName, null, {
@@ -210,7 +205,14 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       });
       return;
     }
-    await store.set(storeKey(id), JSON.stringify(plan.data), maxAgeMs);
+    const value = JSON.stringify(plan.data);
+    if (plan.stored) {
+      // Only while it still exists, in one atomic step: a session ended elsewhere (logout,
+      // password change, IdP logout) while this request ran is not brought back.
+      if (!(await store.setIfPresent(storeKey(id), value, maxAgeMs))) return;
+    } else {
+      await store.set(storeKey(id), value, maxAgeMs);
+    }
     ctx.cookies.set(cookieName, id, {
       httpOnly: true,
       sameSite,

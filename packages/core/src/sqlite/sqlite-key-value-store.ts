@@ -34,6 +34,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #get: StatementSync;
   readonly #set: StatementSync;
   readonly #setIfAbsent: StatementSync;
+  readonly #setIfPresent: StatementSync;
   readonly #delete: StatementSync;
   readonly #sweep: StatementSync;
   readonly #cache: ReadCache<CachedValue> | undefined;
@@ -50,6 +51,10 @@ export class SqliteKeyValueStore implements KeyValueStore {
     );
     this.#set = this.#db.prepare(
       'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    );
+    // One statement: the row is overwritten only while it is there and unexpired.
+    this.#setIfPresent = this.#db.prepare(
+      'UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
     );
     // The upsert only overwrites an expired row, so `changes` is 1 exactly when the key was free.
     this.#setIfAbsent = this.#db.prepare(
@@ -91,6 +96,17 @@ export class SqliteKeyValueStore implements KeyValueStore {
     const now = this.#clock.now();
     const result = this.#run('setIfAbsent', () =>
       this.#setIfAbsent.run(key, value, now + ttlMs, now),
+    );
+    this.#afterWrite();
+    return Number(result.changes) === 1;
+  }
+
+  async setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    assertKeyAndTtl(key, ttlMs);
+    this.#cache?.delete(key);
+    const now = this.#clock.now();
+    const result = this.#run('setIfPresent', () =>
+      this.#setIfPresent.run(value, this.#expiry(ttlMs), key, now),
     );
     this.#afterWrite();
     return Number(result.changes) === 1;

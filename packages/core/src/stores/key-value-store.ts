@@ -18,6 +18,11 @@ export interface KeyValueStore {
    * calls for one key, exactly one returns true. SAML replay protection rests on this.
    */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Overwrites `key` only if it is present and unexpired, atomically: a value deleted by someone
+   * else is not brought back. Sessions rest on this (a logout elsewhere stays a logout).
+   */
+  setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Removes `key`; true when something unexpired was there. */
   delete(key: string): Promise<boolean>;
   /** Releases resources. Idempotent. */

@@ -60,6 +60,14 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return true;
   }
 
+  async setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    this.#assertOpen();
+    assertKeyAndTtl(key, ttlMs);
+    if (!this.#live(key)) return false;
+    this.#write(key, value, ttlMs);
+    return true;
+  }
+
   async delete(key: string): Promise<boolean> {
     this.#assertOpen();
     assertKeyAndTtl(key, undefined);

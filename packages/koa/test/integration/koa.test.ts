@@ -7,6 +7,7 @@ import {
   type AuthBackend,
   Authenticator,
   createUser,
+  type KeyValueStore,
   LocalPasswordBackend,
   MemoryKeyValueStore,
   MemoryUserStore,
@@ -29,6 +30,7 @@ import {
 } from '@authbridge/koa';
 import { expect } from 'chai';
 import Koa from 'koa';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +57,7 @@ interface Harness {
   cleanup(): Promise<void>;
 }
 
-async function harness(): Promise<Harness> {
+async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'authbridge-koa-'));
   const store = new SqliteKeyValueStore({ path: join(dir, 'sessions.db') });
   const users = new MemoryUserStore();
@@ -82,7 +84,12 @@ async function harness(): Promise<Harness> {
   app.use(api.routes());
 
   const web = new Router<AuthState>();
-  web.use(bodyParser(), sessions({ store }), authbridge({ authenticator, secret: SECRET }), csrf());
+  web.use(
+    bodyParser(),
+    sessions({ store: wrap(store) }),
+    authbridge({ authenticator, secret: SECRET }),
+    csrf(),
+  );
   web.get('/csrf', (ctx) => {
     ctx.body = { token: csrfToken(ctx) };
   });
@@ -106,6 +113,10 @@ async function harness(): Promise<Harness> {
   });
   web.post('/logout', async (ctx) => {
     await logout(ctx);
+    ctx.body = { ok: true };
+  });
+  web.post('/mark', (ctx) => {
+    ctx.state.session?.set('mark', Date.now());
     ctx.body = { ok: true };
   });
   web.get('/me', requireAuth(), async (ctx) => {
@@ -157,6 +168,52 @@ async function loginAs(
     .post('/login')
     .type('form')
     .send({ username, password, _csrf: (body as { token: string }).token });
+}
+
+/**
+ * A store whose second `get` of one armed key (the first is the request loading its session)
+ * reads at once but answers only when released: the widest possible gap between a read and the
+ * write that may follow it.
+ */
+class GatedStore implements KeyValueStore {
+  armed: string | undefined;
+  #reads = 0;
+  readonly reached: Promise<void>;
+  #reached!: () => void;
+  #release!: () => void;
+  readonly #gate: Promise<void>;
+  readonly inner: KeyValueStore;
+  constructor(inner: KeyValueStore) {
+    this.inner = inner;
+    this.reached = new Promise((resolve) => (this.#reached = resolve));
+    this.#gate = new Promise((resolve) => (this.#release = resolve));
+  }
+  release(): void {
+    this.#release();
+  }
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.inner.get(key);
+    if (key === this.armed && ++this.#reads === 2) {
+      this.#reached();
+      await this.#gate;
+    }
+    return value;
+  }
+  set(key: string, value: string, ttlMs?: number): Promise<void> {
+    return this.inner.set(key, value, ttlMs);
+  }
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.inner.setIfAbsent(key, value, ttlMs);
+  }
+  setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    return this.inner.setIfPresent(key, value, ttlMs);
+  }
+  delete(key: string): Promise<boolean> {
+    return this.inner.delete(key);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 describe('@authbridge/koa over HTTP', function () {
@@ -233,6 +290,39 @@ describe('@authbridge/koa over HTTP', function () {
     expect(() => requireAuth({ challenge: 'Bearer\r\nSet-Cookie: x=1' }))
       .to.throw(AuthBridgeError)
       .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('does not bring back a session logged out while another request of it was saving', async function () {
+    let gated: GatedStore | undefined;
+    const g = await harness((store) => (gated = new GatedStore(store)));
+    try {
+      const server = g.app.callback();
+      const agent = request.agent(server);
+      const login = await loginAs(agent, 'alice', 'alice-pw');
+      const id = sid(login)!;
+      const token = ((await agent.get('/csrf').expect(200)).body as { token: string }).token;
+      // The next request's save, if it reads the session before writing, waits at the gate.
+      gated!.armed = `session:${createHash('sha256').update(id).digest('base64url')}`;
+      const marking = agent
+        .post('/mark')
+        .type('form')
+        .send({ _csrf: token })
+        .then((r) => r);
+      // Either the save reads first (and waits), or it writes in one step and is done.
+      await Promise.race([gated!.reached, marking]);
+      gated!.armed = undefined;
+      await request(server)
+        .post('/logout')
+        .set('Cookie', `authbridge.sid=${id}`)
+        .type('form')
+        .send({ _csrf: token })
+        .expect(200);
+      gated!.release();
+      await marking;
+      await request(server).get('/me').set('Cookie', `authbridge.sid=${id}`).expect(401);
+    } finally {
+      await g.cleanup();
+    }
   });
 
   it('refuses a POST without the CSRF token', async function () {
