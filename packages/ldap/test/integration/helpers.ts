@@ -1,7 +1,12 @@
 // Shared fixture code for the LDAP integration tests.
 import { startSlapd, type SlapdServer } from '@authbridge/testkit';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
-import type { LdapBackendOptions, LdapLogFields, LdapLogger } from '@authbridge/ldap';
+import {
+  LdapBackend,
+  type LdapBackendOptions,
+  type LdapLogFields,
+  type LdapLogger,
+} from '@authbridge/ldap';
 
 export const BASE = 'dc=example,dc=org';
 export const PEOPLE = `ou=people,${BASE}`;
@@ -45,6 +50,27 @@ export function searchOptions(
     userSearch: { base: PEOPLE },
     logger,
     ...extra,
+  };
+}
+
+/**
+ * Backends with {@link searchOptions} against the server `server()` returns when called (set in a
+ * `before` hook), each closed by `closeAll` in the `after` hook.
+ */
+export function backendMaker(server: () => SlapdServer): {
+  make: (extra?: Partial<LdapBackendOptions>) => LdapBackend;
+  closeAll: () => Promise<void>;
+} {
+  const made: LdapBackend[] = [];
+  return {
+    make: (extra = {}) => {
+      const backend = new LdapBackend(searchOptions(server(), new RecordingLogger(), extra));
+      made.push(backend);
+      return backend;
+    },
+    closeAll: async () => {
+      for (const b of made.splice(0)) await b.close();
+    },
   };
 }
 

@@ -4,23 +4,17 @@
 // counting who calls.
 import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
-import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
 import { expect } from 'chai';
 import { Client } from 'ldapts';
 import { after, before, describe, it } from 'mocha';
 import { type AddressInfo, createServer, type Server } from 'node:net';
-import { PEOPLE, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+import { backendMaker, PEOPLE, startSlapd } from './helpers.ts';
 
 describe('LdapBackend and referrals (slapd)', function () {
   let server: SlapdServer;
   let elsewhere: Server;
   let calls = 0;
-  const backends: LdapBackend[] = [];
-  const make = (extra: Partial<LdapBackendOptions> = {}): LdapBackend => {
-    const backend = new LdapBackend(searchOptions(server, new RecordingLogger(), extra));
-    backends.push(backend);
-    return backend;
-  };
+  const { make, closeAll } = backendMaker(() => server);
   const alice = { username: 'alice', password: 'alice-password' };
 
   before(async function () {
@@ -43,7 +37,7 @@ describe('LdapBackend and referrals (slapd)', function () {
   });
 
   after(async function () {
-    for (const b of backends) await b.close();
+    await closeAll();
     await new Promise<void>((resolve) => {
       elsewhere.close(() => {
         resolve();

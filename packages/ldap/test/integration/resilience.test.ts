@@ -3,18 +3,12 @@ import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, afterEach, before, describe, it } from 'mocha';
-import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
-import { RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+import { backendMaker, startSlapd } from './helpers.ts';
 
 describe('LdapBackend resilience (slapd)', function () {
   let server: SlapdServer;
   let second: SlapdServer;
-  const backends: LdapBackend[] = [];
-  const make = (extra: Partial<LdapBackendOptions> = {}): LdapBackend => {
-    const backend = new LdapBackend(searchOptions(server, new RecordingLogger(), extra));
-    backends.push(backend);
-    return backend;
-  };
+  const { make, closeAll } = backendMaker(() => server);
   const alice = { username: 'alice', password: 'alice-password' };
 
   before(async function () {
@@ -28,7 +22,7 @@ describe('LdapBackend resilience (slapd)', function () {
   });
 
   after(async function () {
-    for (const b of backends) await b.close();
+    await closeAll();
     if ((server as SlapdServer | undefined) !== undefined) await server.stop();
     if ((second as SlapdServer | undefined) !== undefined) await second.stop();
   });

@@ -3,17 +3,11 @@ import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, before, describe, it } from 'mocha';
-import { LdapBackend, type LdapBackendOptions } from '@authbridge/ldap';
-import { bindCount, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+import { backendMaker, bindCount, startSlapd } from './helpers.ts';
 
 describe('LdapBackend transport (slapd)', function () {
   let server: SlapdServer;
-  const backends: LdapBackend[] = [];
-  const make = (extra: Partial<LdapBackendOptions>): LdapBackend => {
-    const backend = new LdapBackend(searchOptions(server, new RecordingLogger(), extra));
-    backends.push(backend);
-    return backend;
-  };
+  const { make, closeAll } = backendMaker(() => server);
   const alice = { username: 'alice', password: 'alice-password' };
 
   before(async function () {
@@ -22,7 +16,7 @@ describe('LdapBackend transport (slapd)', function () {
   });
 
   after(async function () {
-    for (const b of backends) await b.close();
+    await closeAll();
     if ((server as SlapdServer | undefined) !== undefined) await server.stop();
   });
 
