@@ -78,11 +78,13 @@ export function authbridge<TUser extends User>(
     sessionHash: sessionHasher(createSecretKey(secret)),
     clock: options.clock ?? systemClock,
   });
-  return async (ctx, next) => {
+  // Not an async function: it only sets state up, and an async wrapper is one more promise per
+  // request.
+  return (ctx, next): Promise<unknown> => {
     (ctx as unknown as Record<symbol, unknown>)[INTERNAL] = internal;
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = internal.authenticator;
     setUser(ctx, () => userFromSession(ctx, internal));
-    await next();
+    return next() as Promise<unknown>;
   };
 }
 

@@ -31,7 +31,6 @@ function newSessionId(): string {
 interface CommitPlan {
   readonly stored: boolean;
   readonly data: SessionData;
-  readonly dirty: boolean;
   readonly retired: string | undefined;
 }
 
@@ -91,12 +90,16 @@ export class Session {
     this.#dirty = true;
   }
 
+  /** @internal Whether this request changed the session (data, id or both). */
+  get changed(): boolean {
+    return this.#dirty;
+  }
+
   /** @internal What the middleware needs to persist the session. */
   commitPlan(): CommitPlan {
     return {
       stored: this.#stored,
       data: this.#data,
-      dirty: this.#dirty,
       retired: this.#destroyOld,
     };
   }
@@ -182,18 +185,19 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       // followed by a crash must not leave the user logged in, nor retire the old session id.
       const thrown = (error as { status?: unknown }).status;
       if (typeof thrown !== 'number' || thrown >= 500) throw error;
-      await save(ctx, session);
+      if (session.changed) await save(ctx, session);
       throw error;
     }
-    if (status < 500) await save(ctx, session);
+    // Checked here rather than in save(): most requests change nothing, and an async call that
+    // returns at once still costs a promise and a turn of the microtask queue.
+    if (status < 500 && session.changed) await save(ctx, session);
   };
 
   async function save(ctx: Context, session: Session): Promise<void> {
     const plan = session.commitPlan();
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
-    // Unchanged sessions are not rewritten: a rewrite racing a logout in another request would
-    // bring the ended session back. Lifetime therefore counts from the last change (login).
-    if (!plan.dirty) return;
+    // Only changed sessions come here: a rewrite of an unchanged one racing a logout in another
+    // request would bring the ended session back. Lifetime therefore counts from the last change.
     const id = session.id;
     if (Object.keys(plan.data).length === 0) {
       if (plan.stored) await store.delete(storeKey(id));
