@@ -196,8 +196,7 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
   async function save(ctx: Context, session: Session): Promise<void> {
     const plan = session.commitPlan();
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
-    // Only changed sessions come here: a rewrite of an unchanged one racing a logout in another
-    // request would bring the ended session back. Lifetime therefore counts from the last change.
+    // Only changed sessions come here, so a session's lifetime counts from its last change (login).
     const id = session.id;
     if (Object.keys(plan.data).length === 0) {
       if (plan.stored) await store.delete(storeKey(id));

@@ -75,23 +75,25 @@ export async function createApp(
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     });
   const memory = config.stores.kind === 'memory';
-  const userStore: UserStore = memory
-    ? new MemoryUserStore()
-    : new SqliteUserStore({ path: config.stores.path, readCache: config.stores.readCache });
-  const kvStore: KeyValueStore = memory
-    ? new MemoryKeyValueStore()
-    : new SqliteKeyValueStore({ path: config.stores.path, readCache: config.stores.readCache });
-  const backends = await buildBackends(config.backends, {
-    userStore,
-    kvStore,
-    logger,
-    publicUrl: config.server.publicUrl,
-  }).catch(async (error: unknown) => {
-    await Promise.allSettled([kvStore.close(), userStore.close()]);
-    throw error;
-  });
-  // Nothing stays open when the app cannot be assembled: backends and stores are closed again.
+  // Nothing stays open when the app cannot be assembled: what was opened is closed again (a
+  // backend that fails to build closes the ones built before it itself).
+  const opened: { close(): Promise<void> }[] = [];
   try {
+    const userStore: UserStore = memory
+      ? new MemoryUserStore()
+      : new SqliteUserStore({ path: config.stores.path, readCache: config.stores.readCache });
+    opened.push(userStore);
+    const kvStore: KeyValueStore = memory
+      ? new MemoryKeyValueStore()
+      : new SqliteKeyValueStore({ path: config.stores.path, readCache: config.stores.readCache });
+    opened.push(kvStore);
+    const backends = await buildBackends(config.backends, {
+      userStore,
+      kvStore,
+      logger,
+      publicUrl: config.server.publicUrl,
+    });
+    opened.push(...backends);
     const authenticator = new Authenticator({ backends });
     const metrics = createMetrics(authenticator);
     logAuthEvents(authenticator, logger);
@@ -268,11 +270,7 @@ export async function createApp(
     });
     return app;
   } catch (error) {
-    await Promise.allSettled([
-      ...backends.map((b) => b.close()),
-      kvStore.close(),
-      userStore.close(),
-    ]);
+    await Promise.allSettled(opened.map((o) => o.close()));
     throw error;
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Authenticator } from '@authbridge/core';
 import type { Logger } from 'pino';
+import { isLoginAttempt } from './login-attempt.js';
 
 // A username from a failed form is whatever was typed: kept short in the log.
 const MAX_LOGGED_USERNAME = 128;
@@ -28,7 +29,7 @@ export function logAuthEvents(authenticator: Authenticator, logger: Logger): voi
     logger.info({ ...origin(request), userId: user?.id, username: user?.username }, 'logout');
   });
   authenticator.events.on('loginFailed', ({ request, credentials, deniedBy }) => {
-    if ('token' in credentials) return;
+    if (!isLoginAttempt(credentials)) return;
     const username = credentials['username'];
     logger.warn(
       {

@@ -7,6 +7,7 @@
 import type { Authenticator } from '@authbridge/core';
 import { type RestBackendStats, RestTokenBackend } from '@authbridge/rest';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { isLoginAttempt } from './login-attempt.js';
 import { RequestHistogram } from './request-histogram.js';
 
 /** The host's metrics. */
@@ -83,9 +84,8 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
     logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });
   });
   authenticator.events.on('loginFailed', ({ credentials, deniedBy }) => {
-    // A rejected bearer token is not a login (successes are counted at login() only): it shows
-    // as a 401 of its route in the request histogram instead.
-    if ('token' in credentials) return;
+    // Successes are counted at login() only, so failures are login attempts only too.
+    if (!isLoginAttempt(credentials)) return;
     logins.inc({ backend: deniedBy ?? 'none', outcome: deniedBy ? 'denied' : 'failure' });
   });
   return {

@@ -47,6 +47,26 @@ async function csrfFrom(agent: request.Agent, path = '/login'): Promise<string> 
   return match![1]!;
 }
 
+/**
+ * Logs in through the form on `agent`: fetches the form's CSRF token, posts the credentials and
+ * checks the status (303 in, 401 refused).
+ */
+async function formLogin(
+  agent: request.Agent,
+  username: string,
+  password: string,
+  status: 303 | 401,
+  headers: Record<string, string> = {},
+): Promise<request.Response> {
+  const token = await csrfFrom(agent);
+  return agent
+    .post('/login')
+    .set(headers)
+    .type('form')
+    .send({ username, password, _csrf: token })
+    .expect(status);
+}
+
 describe('reference host over HTTP', function () {
   let dir: string;
   let app: HostApp;
@@ -106,13 +126,8 @@ describe('reference host over HTTP', function () {
 
   it('logs in with the form, shows the user at /api/me, logs out', async function () {
     const agent = request.agent(app.callback());
-    const token = await csrfFrom(agent);
-    await agent
-      .post('/login')
-      .type('form')
-      .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
-      .expect(303)
-      .expect('location', '/');
+    const login = await formLogin(agent, 'olga', 'olga-password-123', 303);
+    expect(login.headers['location']).to.equal('/');
     const me = await agent.get('/api/me').expect(200);
     expect(me.body).to.include({ username: 'olga', backend: 'local', via: 'session' });
     expect((me.body as { permissions: string[] }).permissions).to.deep.equal(['hosts.restart']);
@@ -190,20 +205,8 @@ describe('reference host over HTTP', function () {
       status: 'ready',
       checks: { 'backend:local': 'ok', 'store:kv': 'ok', 'store:users': 'ok' },
     });
-    const agent = request.agent(server);
-    const token = await csrfFrom(agent);
-    await agent
-      .post('/login')
-      .type('form')
-      .send({ username: 'admin', password: 'break-glass-password', _csrf: token })
-      .expect(303);
-    const other = request.agent(server);
-    const otherToken = await csrfFrom(other);
-    await other
-      .post('/login')
-      .type('form')
-      .send({ username: 'admin', password: 'wrong-password', _csrf: otherToken })
-      .expect(401);
+    await formLogin(request.agent(server), 'admin', 'break-glass-password', 303);
+    await formLogin(request.agent(server), 'admin', 'wrong-password', 401);
     await request(server).get('/api/me').set('Authorization', 'Bearer not-a-token').expect(401);
     const metrics = await request(server).get('/metrics').expect(200);
     expect(metrics.text).to.include('authbridge_logins_total{backend="local",outcome="success"} 1');
@@ -226,25 +229,15 @@ describe('reference host over HTTP', function () {
     });
     try {
       const agent = request.agent(logged.callback());
-      const token = await csrfFrom(agent);
-      await agent
-        .post('/login')
-        .type('form')
-        .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
-        .expect(303);
+      await formLogin(agent, 'olga', 'olga-password-123', 303);
       await agent.get('/api/me').set('X-Request-Id', 'trace-123').expect(200);
       await request(logged.callback())
         .get('/api/me')
         .set('Authorization', 'Bearer secret-token-value')
         .expect(401);
-      const other = request.agent(logged.callback());
-      const otherToken = await csrfFrom(other);
-      await other
-        .post('/login')
-        .set('X-Request-Id', 'trace-failed')
-        .type('form')
-        .send({ username: 'olga', password: 'wrong-password-456', _csrf: otherToken })
-        .expect(401);
+      await formLogin(request.agent(logged.callback()), 'olga', 'wrong-password-456', 401, {
+        'X-Request-Id': 'trace-failed',
+      });
       await agent
         .post('/logout')
         .type('form')
