@@ -32,8 +32,9 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
 
 /**
  * Answers a request that failed with `error`. An {@link AuthBridgeError} keeps its status and
- * code; its `headers` (a `WWW-Authenticate` challenge) are sent with the JSON body. A Koa HTTP error (`ctx.throw(404)`) keeps its status. Anything else is a 500 INTERNAL. The
- * client sees the message only for 4xx; 5xx details (detail, stack) go to `logger`.
+ * code; its `headers` (a `WWW-Authenticate` challenge) are sent with the JSON body. A Koa HTTP
+ * error (`ctx.throw(404)`) keeps its status. Anything else is a 500 INTERNAL. The client sees the
+ * message only for 4xx; 5xx details (detail, stack) go to `logger`.
  */
 export function sendError(ctx: Context, error: unknown, logger?: ErrorLogger): void {
   const headers = (error as { headers?: unknown }).headers;

@@ -99,12 +99,16 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       await next();
       return;
     }
-    if (action === 'login' && ctx.method === 'GET') await startLogin(ctx, idp);
-    else if (action === 'acs' && ctx.method === 'POST') await acs(ctx, idp);
-    else if (action === 'metadata' && ctx.method === 'GET') metadata(ctx);
-    else if (action === 'slo' && (ctx.method === 'GET' || ctx.method === 'POST'))
-      await slo(ctx, idp);
-    else ctx.status = 405;
+    try {
+      if (action === 'login' && ctx.method === 'GET') await startLogin(ctx, idp);
+      else if (action === 'acs' && ctx.method === 'POST') await acs(ctx, idp);
+      else if (action === 'metadata' && ctx.method === 'GET') metadata(ctx);
+      else if (action === 'slo' && (ctx.method === 'GET' || ctx.method === 'POST'))
+        await slo(ctx, idp);
+      else ctx.status = 405;
+    } catch (error) {
+      throw refusal(error);
+    }
   };
 
   async function startLogin(ctx: Context, idp: string): Promise<void> {
@@ -215,6 +219,20 @@ export async function samlLogoutMessage(
     if (error instanceof AuthBridgeError && error.code === 'INVALID_REQUEST') return undefined;
     throw error;
   }
+}
+
+/**
+ * A SAML message that fails validation (or is replayed) is refused with 403, code unchanged: a 401
+ * must name an HTTP authentication scheme the client could answer (RFC 9110 §15.5.2), and none
+ * applies to a browser carrying an IdP's message. djangosaml2's ACS failure page is a 403 too.
+ */
+function refusal(error: unknown): unknown {
+  if (!(error instanceof AuthBridgeError) || error.status !== 401) return error;
+  return new AuthBridgeError(error.code, error.message, {
+    status: 403,
+    detail: error.detail,
+    cause: error,
+  });
 }
 
 function requestBody(ctx: Context): Record<string, unknown> {

@@ -206,7 +206,10 @@ export async function createApp(
       const user = await authenticator.authenticate(ctx, { username, password });
       end({ backend: user?.backendId ?? 'none' });
       if (!user) {
-        ctx.status = 401;
+        // The form again, 200 as Django's login view: a 401 must name a challenge (RFC 9110
+        // §15.5.2) and a form is not an HTTP authentication scheme. The audit log and the login
+        // metrics record the failure.
+        ctx.status = 200;
         ctx.type = 'html';
         ctx.body = loginPage({
           csrfToken: csrfToken(ctx),

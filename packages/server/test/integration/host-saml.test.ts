@@ -155,7 +155,9 @@ describe('reference host with SAML (demo IdP)', function () {
       method: 'POST',
       form: acsForm.fields,
     });
-    expect(replay.status).to.equal(401);
+    // 403, not 401: no HTTP authentication scheme applies to a replayed SAML message.
+    expect(replay.status).to.equal(403);
+    expect(replay.headers.get('www-authenticate')).to.equal(null);
     expect(((await replay.json()) as { code: string }).code).to.be.oneOf([
       'REPLAY_DETECTED',
       'PROTOCOL_INVALID',
@@ -179,7 +181,7 @@ describe('reference host with SAML (demo IdP)', function () {
         SAMLResponse: Buffer.from('<Response/>').toString('base64'),
       }).toString(),
     });
-    expect(res.status).to.equal(401);
+    expect(res.status).to.equal(403);
     expect(await res.json()).to.deep.equal({
       code: 'PROTOCOL_INVALID',
       message: 'Authentication failed',
@@ -196,8 +198,8 @@ describe('reference host with SAML (demo IdP)', function () {
         SAMLResponse: Buffer.from(`<Response>${padding}</Response>`).toString('base64'),
       }).toString(),
     });
-    // Refused by the SAML checks (401), not by the body parser (413).
-    expect(res.status).to.equal(401);
+    // Refused by the SAML checks (403), not by the body parser (413).
+    expect(res.status).to.equal(403);
     expect(((await res.json()) as { code: string }).code).to.equal('PROTOCOL_INVALID');
   });
 });
