@@ -89,6 +89,24 @@ export function describeKeyValueStoreConformance(
       expect(await s.store.get('q'), 'an expired key stays expired').to.equal(undefined);
     });
 
+    it('deleteIfEquals removes a live key holding that value only', async function () {
+      await s.store.set('l', 'mine', 1000);
+      expect(await s.store.deleteIfEquals('l', 'theirs')).to.equal(false);
+      expect(await s.store.deleteIfEquals('l', 'min')).to.equal(false);
+      expect(await s.store.get('l'), 'another value stays').to.equal('mine');
+      expect(await s.store.deleteIfEquals('l', 'mine')).to.equal(true);
+      expect(await s.store.get('l')).to.equal(undefined);
+      expect(await s.store.deleteIfEquals('l', 'mine'), 'already gone').to.equal(false);
+      // A lock that expired and was taken by another holder is not released by the first.
+      expect(await s.store.setIfAbsent('lock', 'first', 1000)).to.equal(true);
+      await s.advance(1001);
+      expect(await s.store.deleteIfEquals('lock', 'first'), 'expired').to.equal(false);
+      expect(await s.store.setIfAbsent('lock', 'second', 1000)).to.equal(true);
+      expect(await s.store.deleteIfEquals('lock', 'first')).to.equal(false);
+      expect(await s.store.get('lock')).to.equal('second');
+      expect(await s.store.setIfAbsent('lock', 'third', 1000), 'still held').to.equal(false);
+    });
+
     it('treats keys as opaque strings', async function () {
       const keys = ["a'b", 'a"b', 'x%_y', '\u{1F600}', 'k\u0000nul', ' '.repeat(3)];
       for (const [i, key] of keys.entries()) await s.store.set(key, String(i));
@@ -104,6 +122,7 @@ export function describeKeyValueStoreConformance(
         () => s.store.setIfAbsent('k', 'v', Number.POSITIVE_INFINITY),
         () => s.store.setIfPresent('', 'v'),
         () => s.store.setIfPresent('k', 'v', 0),
+        () => s.store.deleteIfEquals('', 'v'),
       ]) {
         let error: unknown;
         try {

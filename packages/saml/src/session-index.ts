@@ -75,7 +75,9 @@ export class SessionIndexStore {
     const started = Date.now();
     let backoffMs = 1;
     // Real time, not the injected clock: this bounds a wait, it decides nothing about expiry.
-    while (!(await this.#store.setIfAbsent(lockKey, randomUUID(), LOCK_TTL_MS))) {
+    // The lock holds a value of its own: released below only if it is still ours.
+    const holder = randomUUID();
+    while (!(await this.#store.setIfAbsent(lockKey, holder, LOCK_TTL_MS))) {
       if (Date.now() - started > LOCK_WAIT_MS)
         throw new AuthBridgeError('STORE_UNAVAILABLE', undefined, {
           detail: 'saml session index: lock wait timed out',
@@ -86,7 +88,8 @@ export class SessionIndexStore {
     try {
       return await work();
     } finally {
-      await this.#store.delete(lockKey);
+      // Not `delete`: had `work` outlasted LOCK_TTL_MS, the lock could be another holder's now.
+      await this.#store.deleteIfEquals(lockKey, holder);
     }
   }
 

@@ -36,6 +36,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #setIfAbsent: StatementSync;
   readonly #setIfPresent: StatementSync;
   readonly #delete: StatementSync;
+  readonly #deleteIfEquals: StatementSync;
   readonly #sweep: StatementSync;
   readonly #cache: ReadCache<CachedValue> | undefined;
   #writes = 0;
@@ -61,6 +62,10 @@ export class SqliteKeyValueStore implements KeyValueStore {
       'INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?',
     );
     this.#delete = this.#db.prepare('DELETE FROM kv WHERE key = ? RETURNING expires_at');
+    // One statement, so nobody can take the key between the comparison and the delete.
+    this.#deleteIfEquals = this.#db.prepare(
+      'DELETE FROM kv WHERE key = ? AND value = ? AND (expires_at IS NULL OR expires_at > ?)',
+    );
     this.#sweep = this.#db.prepare(
       'DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?',
     );
@@ -118,6 +123,14 @@ export class SqliteKeyValueStore implements KeyValueStore {
     const row = this.#run('delete', () => this.#delete.get(key)) as
       { expires_at: number | null } | undefined;
     return row !== undefined && (row.expires_at === null || row.expires_at > this.#clock.now());
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    assertKeyAndTtl(key, undefined);
+    this.#cache?.delete(key);
+    const now = this.#clock.now();
+    const result = this.#run('deleteIfEquals', () => this.#deleteIfEquals.run(key, value, now));
+    return Number(result.changes) === 1;
   }
 
   async close(): Promise<void> {

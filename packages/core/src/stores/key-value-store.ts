@@ -25,6 +25,12 @@ export interface KeyValueStore {
   setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Removes `key`; true when something unexpired was there. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Removes `key` only if it holds exactly `value` and is unexpired, atomically; true when it did.
+   * Locks rest on this: a holder whose lock expired and was taken by another does not release the
+   * other's.
+   */
+  deleteIfEquals(key: string, value: string): Promise<boolean>;
   /** Releases resources. Idempotent. */
   close(): Promise<void>;
 }

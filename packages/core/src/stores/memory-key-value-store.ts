@@ -76,6 +76,14 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return existed;
   }
 
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    this.#assertOpen();
+    assertKeyAndTtl(key, undefined);
+    if (this.#live(key)?.value !== value) return false;
+    this.#entries.delete(key);
+    return true;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#entries.clear();

@@ -210,6 +210,9 @@ class GatedStore implements KeyValueStore {
   delete(key: string): Promise<boolean> {
     return this.inner.delete(key);
   }
+  deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return this.inner.deleteIfEquals(key, value);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

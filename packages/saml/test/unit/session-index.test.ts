@@ -70,4 +70,93 @@ describe('SessionIndexStore', function () {
     // Whichever ran first, every id is taken exactly once.
     expect([...taken, ...rest].sort()).to.deep.equal(['new', 'old']);
   });
+
+  it('a holder whose lock expired does not release the lock another host took since', async function () {
+    const clock = new ManualClock(Date.now());
+    const inner = new MemoryKeyValueStore({ clock });
+    open.push(inner);
+    const store = new HeldReads(inner);
+    const hostA = new SessionIndexStore(store, 'saml:corp', clock);
+    const hostB = new SessionIndexStore(store, 'saml:corp', clock);
+    const key = { idp: 'idp', nameId: 'carol', sessionIndex: 'idx' };
+
+    const a = hostA.add(key, 'from-a', HOUR);
+    await store.held(1); // A holds the lock and is reading the entry...
+    clock.advance(3_000); // ...for longer than the lock lives.
+    const b = hostB.add(key, 'from-b', HOUR);
+    await store.held(2); // B took the expired lock and is reading the entry.
+    store.release(1);
+    await a; // A is done and lets go of its lock.
+    const lockKey = store.lockKeys[0]!;
+    expect(await inner.get(lockKey), "B's lock is still held").to.not.equal(undefined);
+    store.release(2);
+    await b;
+    expect(await inner.get(lockKey), 'B let go of it').to.equal(undefined);
+  });
 });
+
+/**
+ * A store whose entry reads (not lock operations) each wait, in order, until released: the n-th
+ * such read is announced by `held(n)` and resumes on `release(n)`.
+ */
+class HeldReads extends MemoryKeyValueStore {
+  readonly lockKeys: string[] = [];
+  readonly inner: MemoryKeyValueStore;
+  #reads = 0;
+  readonly #reached = new Map<number, () => void>();
+  readonly #reachedAt = new Map<number, Promise<void>>();
+  readonly #gates = new Map<number, () => void>();
+  readonly #gatesAt = new Map<number, Promise<void>>();
+
+  constructor(inner: MemoryKeyValueStore) {
+    super();
+    this.inner = inner;
+  }
+
+  #slot(n: number): void {
+    if (this.#reachedAt.has(n)) return;
+    this.#reachedAt.set(n, new Promise((resolve) => this.#reached.set(n, resolve)));
+    this.#gatesAt.set(n, new Promise((resolve) => this.#gates.set(n, resolve)));
+  }
+
+  held(n: number): Promise<void> {
+    this.#slot(n);
+    return this.#reachedAt.get(n)!;
+  }
+
+  release(n: number): void {
+    this.#slot(n);
+    this.#gates.get(n)!();
+  }
+
+  override async get(key: string): Promise<string | undefined> {
+    const value = await this.inner.get(key);
+    if (key.endsWith(':lock')) return value;
+    const n = ++this.#reads;
+    this.#slot(n);
+    this.#reached.get(n)!();
+    await this.#gatesAt.get(n);
+    return value;
+  }
+
+  override set(key: string, value: string, ttlMs?: number): Promise<void> {
+    return this.inner.set(key, value, ttlMs);
+  }
+
+  override async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (!this.lockKeys.includes(key)) this.lockKeys.push(key);
+    return this.inner.setIfAbsent(key, value, ttlMs);
+  }
+
+  override setIfPresent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    return this.inner.setIfPresent(key, value, ttlMs);
+  }
+
+  override delete(key: string): Promise<boolean> {
+    return this.inner.delete(key);
+  }
+
+  override deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return this.inner.deleteIfEquals(key, value);
+  }
+}
