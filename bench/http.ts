@@ -10,11 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import {
-  API_RESOURCE,
-  RS_BASIC,
-  startAuthorizationServer,
-} from '../packages/rest/test/support/authorization-server.ts';
+import { API_RESOURCE, RS_BASIC, startAuthorizationServer } from '@authbridge/testkit';
 import { autocannon, type HttpRow } from './http-lib.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);

@@ -19,7 +19,7 @@ import {
   type AuthorizationServer,
   RS_BASIC,
   startAuthorizationServer,
-} from '../packages/rest/test/support/authorization-server.js';
+} from '@authbridge/testkit';
 
 interface Row {
   readonly impl: string;

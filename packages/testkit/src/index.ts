@@ -31,3 +31,19 @@ export type {
   SambaUser,
   SambaUsers,
 } from './samba-types.js';
+export {
+  API_RESOURCE,
+  APPS,
+  JWT_RESOURCE,
+  OTHER_RESOURCE,
+  RS_BASIC,
+  RS_JWT,
+  RS_MTLS,
+  RS_POST,
+  startAuthorizationServer,
+} from './authorization-server.js';
+export type { AuthorizationServer, TlsServerMaterial } from './authorization-server.js';
+export { generateTestKeyPair, pemBody, testKeyPair } from './test-keys.js';
+export type { TestKeyPair } from './test-keys.js';
+export { BrowserlessClient, pageText, readForm } from './browserless.js';
+export type { HtmlForm, Page } from './browserless.js';

@@ -18,7 +18,7 @@ import {
   RS_JWT,
   RS_POST,
   startAuthorizationServer,
-} from '../support/authorization-server.js';
+} from '@authbridge/testkit';
 
 function introspectionBackend(
   as: AuthorizationServer,

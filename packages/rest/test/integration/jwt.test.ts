@@ -15,7 +15,7 @@ import {
   type AuthorizationServer,
   JWT_RESOURCE,
   startAuthorizationServer,
-} from '../support/authorization-server.js';
+} from '@authbridge/testkit';
 import { closedPortUrl } from '../support/closed-port.js';
 import { type InHouseApi, startInHouseApi } from '../support/in-house-api.js';
 

@@ -10,7 +10,7 @@ import {
   type AuthorizationServer,
   RS_MTLS,
   startAuthorizationServer,
-} from '../support/authorization-server.js';
+} from '@authbridge/testkit';
 import { makePki, type Pki } from '../support/tls-material.js';
 
 describe('introspection with mTLS client authentication (tls_client_auth)', function () {

@@ -11,13 +11,15 @@ import {
   type SimpleSamlPhpServer,
   simpleSamlPhpAvailable,
   startSimpleSamlPhp,
+  BrowserlessClient,
+  pageText,
+  readForm,
+  testKeyPair,
 } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, before, describe, it } from 'mocha';
 import { existsSync } from 'node:fs';
 import { IdpMetadataSource, SamlBackend, type SamlBackendOptions } from '../../src/index.js';
-import { BrowserlessClient, pageText, readForm } from '../support/browserless.js';
-import { testKeyPair } from '../support/test-keys.js';
 
 const SP_ENTITY_ID = 'https://sp.example.com/saml/metadata';
 const SP_BASE_URL = 'https://sp.example.com';

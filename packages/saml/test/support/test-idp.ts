@@ -18,7 +18,7 @@ import {
   type SignOptions,
   STATUS_SUCCESS,
 } from './saml-xml.js';
-import { type TestKeyPair, testKeyPair } from './test-keys.js';
+import { type TestKeyPair, testKeyPair } from '@authbridge/testkit';
 
 /** Which parts carry a signature. */
 export type SignWhat = 'both' | 'response' | 'assertion' | 'none';

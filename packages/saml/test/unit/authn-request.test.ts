@@ -11,7 +11,7 @@ import { SignedXml } from 'xml-crypto';
 import type { LoginRequest } from '../../src/index.js';
 import { ACS_URL, type FixtureOptions, SP_ENTITY_ID, samlFixture } from '../support/fixture.js';
 import { NS } from '../support/saml-xml.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 import { kid, kids, parse } from '../support/xml-mutations.js';
 
 const spKeys = testKeyPair('sp-signing');

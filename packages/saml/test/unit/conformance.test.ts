@@ -7,7 +7,7 @@ import { describeBackendConformance } from '@authbridge/conformance';
 import type { SamlCredentials } from '../../src/index.js';
 import { samlFixture } from '../support/fixture.js';
 import type { TestIdp } from '../support/test-idp.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 
 function freshLogin(idp: TestIdp, nameId: string): SamlCredentials {
   return {

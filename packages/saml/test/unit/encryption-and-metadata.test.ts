@@ -8,7 +8,7 @@ import { describe, it } from 'mocha';
 import { SignedXml } from 'xml-crypto';
 import { type FixtureOptions, SP_BASE_URL, SP_ENTITY_ID, samlFixture } from '../support/fixture.js';
 import { ALG, NS } from '../support/saml-xml.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 import { kid, kids, parse } from '../support/xml-mutations.js';
 
 const current = testKeyPair('sp-enc-current');

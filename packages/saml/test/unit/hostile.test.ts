@@ -36,7 +36,7 @@ import {
   type SubjectConfirmationSpec,
 } from '../support/saml-xml.js';
 import type { IssueOptions } from '../support/test-idp.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 import { parse, serialize, xsw } from '../support/xml-mutations.js';
 
 const MAIL = 'urn:oid:0.9.2342.19200300.100.1.3';

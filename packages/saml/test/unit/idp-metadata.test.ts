@@ -28,7 +28,7 @@ import {
   signElement,
 } from '../support/saml-xml.js';
 import { TestIdp } from '../support/test-idp.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 
 const federation = testKeyPair('federation-signer');
 const oldKey = testKeyPair('idp-old');

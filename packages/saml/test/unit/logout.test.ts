@@ -33,7 +33,7 @@ import {
   signElement,
   STATUS_SUCCESS,
 } from '../support/saml-xml.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 import { kid, parse } from '../support/xml-mutations.js';
 
 const IDP_SLO = 'https://idp.example.com/slo';

@@ -19,7 +19,7 @@ import {
 import { ACS_URL, SP_ENTITY_ID } from '../support/fixture.js';
 import { buildResponseXml, encodePost, instant } from '../support/saml-xml.js';
 import { TestIdp } from '../support/test-idp.js';
-import { testKeyPair } from '../support/test-keys.js';
+import { testKeyPair } from '@authbridge/testkit';
 import { parse, serialize, xsw } from '../support/xml-mutations.js';
 
 const require = createRequire(import.meta.url);

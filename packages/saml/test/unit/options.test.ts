@@ -10,7 +10,7 @@ import {
   type SamlBackendOptions,
   type SamlIdpOptions,
 } from '../../src/index.js';
-import { generateTestKeyPair, testKeyPair } from '../support/test-keys.js';
+import { generateTestKeyPair, testKeyPair } from '@authbridge/testkit';
 
 const idpKeys = testKeyPair('options-idp');
 

@@ -12,7 +12,7 @@ import {
   type AuthorizationServer,
   RS_BASIC,
   startAuthorizationServer,
-} from '../../../rest/test/support/authorization-server.ts';
+} from '@authbridge/testkit';
 
 describe('reference host with the REST token backend (real oidc-provider)', function () {
   let as: AuthorizationServer;

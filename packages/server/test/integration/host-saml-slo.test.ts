@@ -8,14 +8,16 @@ import {
   type SimpleSamlPhpServer,
   simpleSamlPhpAvailable,
   startSimpleSamlPhp,
+  BrowserlessClient,
+  pageText,
+  readForm,
+  testKeyPair,
 } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { BrowserlessClient, pageText, readForm } from '../../../saml/test/support/browserless.ts';
-import { testKeyPair } from '../../../saml/test/support/test-keys.ts';
 
 const IDP = 'ssp';
 

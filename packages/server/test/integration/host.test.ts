@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import request from 'supertest';
-import { generateTestKeyPair } from '../../../saml/test/support/test-keys.ts';
+import { generateTestKeyPair } from '@authbridge/testkit';
 
 const SECRET = 'a-host-test-secret-of-at-least-32-chars';
 const cli = fileURLToPath(new URL('../../bin/authbridge.js', import.meta.url));

@@ -67,25 +67,33 @@ class MemoryAdapter {
   }
 }
 
-/** Resource servers the provider knows. */
+/** The resource (RFC 8707) whose tokens are opaque: checked by introspection. */
 export const API_RESOURCE = 'https://api.test';
+/** The resource whose tokens are RFC 9068 JWT access tokens. */
 export const JWT_RESOURCE = 'https://jwt.test';
+/** A resource no backend under test accepts (audience checks). */
 export const OTHER_RESOURCE = 'https://other.test';
 
-/** Clients: resource-server clients that introspect, and app clients that mint tokens. */
+/** The resource-server client that introspects with `client_secret_basic`. */
 export const RS_BASIC = { clientId: 'rs-basic', clientSecret: 'rs-basic-secret-0123456789abcdef' };
+/** The resource-server client that introspects with `client_secret_post`. */
 export const RS_POST = { clientId: 'rs-post', clientSecret: 'rs-post-secret-0123456789abcdef' };
+/** The resource-server client that introspects with `private_key_jwt`. */
 export const RS_JWT = 'rs-jwt';
+/** The resource-server client that introspects with `tls_client_auth` (over HTTPS only). */
 export const RS_MTLS = 'rs-mtls';
+/** The app clients that mint tokens by client credentials. */
 export const APPS = ['app-1', 'app-2', 'app-3'] as const;
 const APP_SECRET = 'app-secret-0123456789abcdef0123';
 
+/** The certificate the provider serves over HTTPS and the CA that signed it (PEM). */
 export interface TlsServerMaterial {
   readonly caPem: string;
   readonly certPem: string;
   readonly keyPem: string;
 }
 
+/** A running authorization server: its endpoints, token minting, request counts. */
 export interface AuthorizationServer {
   readonly issuer: string;
   readonly introspectionUrl: string;
@@ -111,7 +119,9 @@ export interface AuthorizationServer {
   ): Promise<string>;
   /** Revokes a token at the revocation endpoint (as the app that minted it). */
   revoke(app: (typeof APPS)[number], token: string): Promise<void>;
+  /** Requests seen at `path` so far. */
   count(path: string): number;
+  /** Stops the server and drops its connections. */
   close(): Promise<void>;
 }
 
@@ -301,7 +311,8 @@ export async function startAuthorizationServer(
       ...extraHeaders,
     };
     const body = new URLSearchParams(form).toString();
-    if (!options.tls) {
+    const tls = options.tls;
+    if (!tls) {
       const res = await fetch(`${issuer}${path}`, { method: 'POST', headers, body });
       return { status: res.status, body: await res.text() };
     }
@@ -309,7 +320,7 @@ export async function startAuthorizationServer(
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
         `${issuer}${path}`,
-        { method: 'POST', headers, ca: options.tls!.caPem },
+        { method: 'POST', headers, ca: tls.caPem },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -365,7 +376,8 @@ export async function startAuthorizationServer(
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => {
-          error ? reject(error) : resolve();
+          if (error) reject(error);
+          else resolve();
         });
         server.closeAllConnections();
       }),
