@@ -58,7 +58,13 @@ const host: RunningHost = await listen(app, '127.0.0.1', 0);
 
 // A session: log in once through the form.
 const loginPage = await fetch(`${host.url}/login`);
-const cookie = (loginPage.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+// The response's cookie of that name, as `name=value` ('' when it sets none).
+const named = (res: Response, name: string): string =>
+  res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith(`${name}=`))
+    ?.split(';')[0] ?? '';
+const cookie = named(loginPage, 'authbridge.csrf');
 const csrf = /name="_csrf" value="([^"]+)"/.exec(await loginPage.text())?.[1] ?? '';
 const login = await fetch(`${host.url}/login`, {
   method: 'POST',
@@ -66,7 +72,7 @@ const login = await fetch(`${host.url}/login`, {
   headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
   body: new URLSearchParams({ username: 'bench', password: 'bench-password-123', _csrf: csrf }),
 });
-const sessionCookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+const sessionCookie = named(login, 'authbridge.sid');
 if (login.status !== 303 || sessionCookie === '')
   throw new Error(`bench login failed: ${login.status}`);
 

@@ -45,9 +45,16 @@ describe('npm start (the demo host)', function () {
 
   const url = (): string => /running at (http:\/\/\S+)/.exec(out)![1]!;
 
+  /** The `name=value` pair of the cookie `name` a response sets. */
+  function named(res: Response, name: string): string {
+    const set = res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+    expect(set, `${name} cookie`).to.be.a('string');
+    return set!.split(';')[0]!;
+  }
+
   async function formLogin(username: string, password: string): Promise<unknown> {
     const page = await fetch(`${url()}/login`);
-    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const cookie = named(page, 'authbridge.csrf');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
     const res = await fetch(`${url()}/login`, {
       method: 'POST',
@@ -56,7 +63,7 @@ describe('npm start (the demo host)', function () {
       body: new URLSearchParams({ username, password, _csrf: csrf }),
     });
     expect(res.status, `login ${username}`).to.equal(303);
-    const session = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const session = named(res, 'authbridge.sid');
     return (await fetch(`${url()}/api/me`, { headers: { cookie: session } })).json();
   }
 

@@ -1,6 +1,7 @@
 /**
- * CSRF protection for session-backed forms: a synchronizer token kept in the session, rotated at
- * login, required on every unsafe method.
+ * CSRF protection for session-backed forms: a synchronizer token kept in the session (for a visitor
+ * with nothing else in a session, in the CSRF cookie `sessions()` keeps instead), rotated at login,
+ * required on every unsafe method.
  *
  * @packageDocumentation
  */
@@ -8,7 +9,7 @@ import { AuthBridgeError } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthState } from './auth-state.js';
-import { CSRF_SESSION_KEY } from './session-auth.js';
+import { CSRF_SESSION_KEY } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

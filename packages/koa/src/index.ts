@@ -23,7 +23,6 @@ export {
   authbridge,
   type AuthbridgeOptions,
   BACKEND_SESSION_KEY,
-  CSRF_SESSION_KEY,
   EXPIRES_SESSION_KEY,
   HASH_SESSION_KEY,
   login,
@@ -33,6 +32,7 @@ export {
   SESSION_KEY,
 } from './session-auth.js';
 export {
+  CSRF_SESSION_KEY,
   destroySession,
   Session,
   type SessionData,

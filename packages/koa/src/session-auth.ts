@@ -24,13 +24,12 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import type { AuthState } from './auth-state.js';
-import type { Session } from './session.js';
+import { CSRF_SESSION_KEY, type Session } from './session.js';
 
 /** Session keys, named as Django's. */
 export const SESSION_KEY = '_auth_user_id';
 export const BACKEND_SESSION_KEY = '_auth_user_backend';
 export const HASH_SESSION_KEY = '_auth_user_hash';
-export const CSRF_SESSION_KEY = '_csrf_secret';
 /** When set, the login ends at this time (ms since epoch), e.g. SAML's SessionNotOnOrAfter. */
 export const EXPIRES_SESSION_KEY = '_auth_expires_at';
 

@@ -13,6 +13,11 @@ export interface SessionOptions {
   readonly store: KeyValueStore;
   /** Cookie name. Default `authbridge.sid`. */
   readonly cookieName?: string;
+  /**
+   * The cookie that carries an anonymous visitor's CSRF secret, so that showing a login form
+   * stores nothing (as Django's `csrftoken` cookie). Default `authbridge.csrf`.
+   */
+  readonly csrfCookieName?: string;
   /** Lifetime in ms from the last change to the session (login renews it). Default 8 hours. */
   readonly maxAgeMs?: number;
   /** SameSite attribute. Default `lax` (as Django). */
@@ -21,6 +26,9 @@ export interface SessionOptions {
 
 /** Session data: JSON values by key. */
 export type SessionData = Record<string, unknown>;
+
+/** The session key of the CSRF secret (see `csrf()`); rotated at login. */
+export const CSRF_SESSION_KEY = '_csrf_secret';
 
 /** A new random session id: 256 bits, base64url. */
 function newSessionId(): string {
@@ -142,16 +150,18 @@ const MAX_MEMOIZED_KEYS = 10_000;
  */
 export function sessions(options: SessionOptions): Middleware<SessionState> {
   const cookieName = options.cookieName ?? 'authbridge.sid';
+  const csrfCookieName = options.csrfCookieName ?? 'authbridge.csrf';
   const maxAgeMs = options.maxAgeMs ?? 8 * 60 * 60 * 1000;
   const sameSite = options.sameSite ?? 'lax';
   if (!Number.isFinite(maxAgeMs) || maxAgeMs <= 0)
     throw new AuthBridgeError('CONFIG_INVALID', 'maxAgeMs must be positive');
-  if (!COOKIE_NAME.test(cookieName))
-    throw new AuthBridgeError('CONFIG_INVALID', 'cookieName must be an RFC 6265 cookie name');
+  if (!COOKIE_NAME.test(cookieName) || !COOKIE_NAME.test(csrfCookieName))
+    throw new AuthBridgeError('CONFIG_INVALID', 'cookie names must be RFC 6265 cookie names');
+  if (csrfCookieName === cookieName)
+    throw new AuthBridgeError('CONFIG_INVALID', 'csrfCookieName must differ from cookieName');
   const store = options.store;
-  // The first `name=value` pair of the Cookie header, as the `cookies` package (ctx.cookies)
-  // reads it; read here directly because ctx.cookies builds a Cookies object on every request.
-  const cookiePattern = new RegExp(`(?:^|;) *${cookieName.replace(/[.*+?^$|]/g, '\\$&')}=([^;]*)`);
+  const cookiePattern = firstCookie(cookieName);
+  const csrfCookiePattern = firstCookie(csrfCookieName);
   // The hash of an id is needed on every request of its session: remembered for ids the store
   // knows (an id only ever maps to one key; the memo lives in this process's memory, never in the
   // store), so made-up ids do not churn it.
@@ -174,7 +184,16 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
         session = new Session(cookie, JSON.parse(raw) as SessionData);
       }
     }
-    session ??= new Session(undefined, {});
+    // Nobody's session: an anonymous visitor's CSRF secret, if it has one, is in its own cookie.
+    let csrfCookie: string | undefined;
+    if (session === undefined) {
+      csrfCookie = header === undefined ? undefined : csrfCookiePattern.exec(header)?.[1];
+      if (csrfCookie !== undefined && !ID_PATTERN.test(csrfCookie)) csrfCookie = undefined;
+      session = new Session(
+        undefined,
+        csrfCookie === undefined ? {} : { [CSRF_SESSION_KEY]: csrfCookie },
+      );
+    }
     ctx.state.session = session;
     let status: number;
     try {
@@ -185,27 +204,55 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       // followed by a crash must not leave the user logged in, nor retire the old session id.
       const thrown = (error as { status?: unknown }).status;
       if (typeof thrown !== 'number' || thrown >= 500) throw error;
-      if (session.changed) await save(ctx, session);
+      if (session.changed) await save(ctx, session, cookie !== undefined, csrfCookie !== undefined);
       throw error;
     }
     // Checked here rather than in save(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
-    if (status < 500 && session.changed) await save(ctx, session);
+    if (status < 500 && session.changed)
+      await save(ctx, session, cookie !== undefined, csrfCookie !== undefined);
   };
 
-  async function save(ctx: Context, session: Session): Promise<void> {
+  /** Persists a changed session, knowing which of the two cookies the request carried. */
+  async function save(
+    ctx: Context,
+    session: Session,
+    sentSessionId: boolean,
+    sentCsrf: boolean,
+  ): Promise<void> {
     const plan = session.commitPlan();
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
+    const keys = Object.keys(plan.data);
+    // A session that would hold nothing but a CSRF secret (a login form shown to a visitor) is not
+    // stored: the secret goes in its own cookie, so page views cannot fill the store. It is no
+    // weaker than a session row: either way, whoever can plant a cookie in the browser can plant
+    // one whose token they know.
+    if (!plan.stored && keys.length === 1 && keys[0] === CSRF_SESSION_KEY) {
+      const secret = plan.data[CSRF_SESSION_KEY];
+      if (typeof secret === 'string' && ID_PATTERN.test(secret)) {
+        // A session id the browser still sends names nothing now (ended here, or unknown).
+        if (sentSessionId) clearCookie(ctx, cookieName);
+        ctx.cookies.set(csrfCookieName, secret, {
+          httpOnly: true,
+          sameSite,
+          secure: ctx.secure,
+          maxAge: maxAgeMs,
+          overwrite: true,
+        });
+        return;
+      }
+    }
+    await storeSession(ctx, session.id, plan);
+    // The secret now lives in the session (a login rotates it there): the visitor's one is done.
+    if (sentCsrf) clearCookie(ctx, csrfCookieName);
+  }
+
+  async function storeSession(ctx: Context, id: string, plan: CommitPlan): Promise<void> {
     // Only changed sessions come here, so a session's lifetime counts from its last change (login).
-    const id = session.id;
-    if (Object.keys(plan.data).length === 0) {
+    const keys = Object.keys(plan.data);
+    if (keys.length === 0) {
       if (plan.stored) await store.delete(storeKey(id));
-      ctx.cookies.set(cookieName, null, {
-        httpOnly: true,
-        sameSite,
-        secure: ctx.secure,
-        overwrite: true,
-      });
+      clearCookie(ctx, cookieName);
       return;
     }
     const value = JSON.stringify(plan.data);
@@ -224,4 +271,16 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       overwrite: true,
     });
   }
+
+  function clearCookie(ctx: Context, name: string): void {
+    ctx.cookies.set(name, null, { httpOnly: true, sameSite, secure: ctx.secure, overwrite: true });
+  }
+}
+
+/**
+ * The first `name=value` pair of a Cookie header, as the `cookies` package (ctx.cookies) reads
+ * it; read directly because ctx.cookies builds a Cookies object on every request.
+ */
+function firstCookie(name: string): RegExp {
+  return new RegExp(`(?:^|;) *${name.replace(/[.*+?^$|]/g, '\\$&')}=([^;]*)`);
 }

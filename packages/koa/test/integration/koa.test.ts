@@ -273,9 +273,14 @@ describe('@authbridge/koa over HTTP', function () {
     await me(`authbridge.sid=${'x'.repeat(43)}; authbridge.sid=${id}`).expect(401);
     await me(`old-authbridge.sid=${id}`).expect(401);
     await me(`authbridgeXsid=${id}`).expect(401);
-    expect(() => sessions({ store: new MemoryKeyValueStore(), cookieName: 'a b' }))
-      .to.throw(AuthBridgeError)
-      .with.property('code', 'CONFIG_INVALID');
+    for (const names of [
+      { cookieName: 'a b' },
+      { csrfCookieName: 'a;b' },
+      { cookieName: 'same', csrfCookieName: 'same' },
+    ])
+      expect(() => sessions({ store: new MemoryKeyValueStore(), ...names }))
+        .to.throw(AuthBridgeError)
+        .with.property('code', 'CONFIG_INVALID');
   });
 
   it('names the configured challenge on a 401 of a session route, none by default', async function () {
@@ -345,8 +350,14 @@ describe('@authbridge/koa over HTTP', function () {
 
   it('changes the session id at login (fixation) and rotates the CSRF token', async function () {
     const agent = request.agent(h.app.callback());
+    // An anonymous session in the store: the CSRF secret plus something else.
     const first = await agent.get('/csrf');
-    const before = sid(first);
+    const marked = await agent
+      .post('/mark')
+      .type('form')
+      .send({ _csrf: (first.body as { token: string }).token })
+      .expect(200);
+    const before = sid(marked);
     const res = await agent
       .post('/login')
       .type('form')
@@ -476,17 +487,105 @@ describe('@authbridge/koa over HTTP', function () {
     );
   });
 
-  it('marks the cookie Secure under TLS, trusting X-Forwarded-Proto only behind a configured proxy', async function () {
-    // GET /csrf creates the CSRF secret, so it is the first response to set the session cookie.
-    const spoofed = await request(h.app.callback()).get('/csrf').set('X-Forwarded-Proto', 'https');
-    expect(String(spoofed.headers['set-cookie']))
-      .to.include('authbridge.sid=')
-      .and.not.match(/;\s*secure/i);
-    h.app.proxy = true;
-    const proxied = await request(h.app.callback()).get('/csrf').set('X-Forwarded-Proto', 'https');
-    expect(String(proxied.headers['set-cookie']))
-      .to.include('authbridge.sid=')
-      .and.match(/;\s*secure/i);
+  it('marks the cookies Secure under TLS, trusting X-Forwarded-Proto only behind a configured proxy', async function () {
+    // GET /csrf creates a visitor's CSRF secret (its cookie); the login sets the session cookie.
+    for (const proxy of [false, true]) {
+      h.app.proxy = proxy;
+      const server = h.app.callback();
+      const page = await request(server).get('/csrf').set('X-Forwarded-Proto', 'https');
+      // By hand: a cookie jar keeps a Secure cookie from this plain-HTTP test connection.
+      const csrfCookie = String(page.headers['set-cookie']).split(';')[0]!;
+      const loggedIn = await request(server)
+        .post('/login')
+        .set('X-Forwarded-Proto', 'https')
+        .set('Cookie', csrfCookie)
+        .type('form')
+        .send({
+          username: 'alice',
+          password: 'alice-pw',
+          _csrf: (page.body as { token: string }).token,
+        })
+        .expect(200);
+      const cookies = [
+        ...([] as string[]).concat(page.headers['set-cookie'] ?? []),
+        ...([] as string[]).concat(loggedIn.headers['set-cookie'] ?? []),
+      ].filter((c) => /^authbridge\.(csrf|sid)=[^;]/.test(c));
+      expect(cookies.map((c) => c.split('=')[0])).to.deep.equal([
+        'authbridge.csrf',
+        'authbridge.sid',
+      ]);
+      for (const c of cookies) {
+        expect(c)
+          .to.match(/;\s*httponly/i)
+          .and.match(/;\s*samesite=lax/i);
+        if (proxy) expect(c, 'behind a proxy, X-Forwarded-Proto counts').to.match(/;\s*secure/i);
+        else expect(c, 'not behind a proxy: spoofed').to.not.match(/;\s*secure/i);
+      }
+    }
+  });
+
+  it("keeps a visitor's CSRF secret in a cookie: a login form stores nothing", async function () {
+    let writes = 0;
+    const counted = await harness((s) => ({
+      get: (k) => s.get(k),
+      set: (k, v, t) => (writes++, s.set(k, v, t)),
+      setIfAbsent: (k, v, t) => (writes++, s.setIfAbsent(k, v, t)),
+      setIfPresent: (k, v, t) => (writes++, s.setIfPresent(k, v, t)),
+      delete: (k) => s.delete(k),
+      deleteIfEquals: (k, v) => s.deleteIfEquals(k, v),
+      close: () => s.close(),
+    }));
+    try {
+      const server = counted.app.callback();
+      const agent = request.agent(server);
+      const page = await agent.get('/csrf').expect(200);
+      const token = (page.body as { token: string }).token;
+      expect(sid(page), 'no session cookie').to.equal(undefined);
+      expect(String(page.headers['set-cookie'])).to.include(`authbridge.csrf=${token};`);
+      // Shown again: the same token, from the cookie, and nothing written.
+      const again = await agent.get('/csrf').expect(200);
+      expect((again.body as { token: string }).token).to.equal(token);
+      expect(again.headers['set-cookie']).to.equal(undefined);
+      expect(writes, 'store writes before login').to.equal(0);
+      // The cookie alone is not the token: a form must carry it.
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'alice', password: 'alice-pw' })
+        .expect(403);
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'alice', password: 'alice-pw', _csrf: 'A'.repeat(43) })
+        .expect(403);
+      // A planted cookie of the wrong shape is no secret at all.
+      await request(server)
+        .post('/login')
+        .set('Cookie', 'authbridge.csrf=short')
+        .type('form')
+        .send({ username: 'alice', password: 'alice-pw', _csrf: 'short' })
+        .expect(403);
+      const loggedIn = await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'alice', password: 'alice-pw', _csrf: token })
+        .expect(200);
+      // The login moves the (rotated) secret into the session and clears the visitor's cookie.
+      expect(sid(loggedIn)).to.be.a('string');
+      expect(String(loggedIn.headers['set-cookie'])).to.match(/authbridge\.csrf=;/);
+      const rotated = (await agent.get('/csrf').expect(200)).body as { token: string };
+      expect(rotated.token).to.not.equal(token);
+      await agent.post('/mark').type('form').send({ _csrf: token }).expect(403);
+      await agent.post('/mark').type('form').send({ _csrf: rotated.token }).expect(200);
+      // Logged out: a visitor again, with a new secret in a new cookie.
+      await agent.post('/logout').type('form').send({ _csrf: rotated.token }).expect(200);
+      const after = await agent.get('/csrf').expect(200);
+      const fresh = (after.body as { token: string }).token;
+      expect(fresh).to.not.equal(rotated.token).and.not.equal(token);
+      expect(String(after.headers['set-cookie'])).to.include(`authbridge.csrf=${fresh};`);
+    } finally {
+      await counted.cleanup();
+    }
   });
 
   it('hides 5xx details from the client', async function () {

@@ -8,17 +8,18 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { type DemoSamlIdp, startDemoSamlIdp } from '../../../../scripts/demo-saml-idp.ts';
 
-/** A tiny cookie-keeping client that does not follow redirects. */
+/** A tiny cookie-keeping client (cookies by host and name) that does not follow redirects. */
 class Browser {
-  readonly #cookies = new Map<string, string>();
+  readonly #cookies = new Map<string, Map<string, string>>();
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string> } = {},
   ): Promise<Response> {
     const host = new URL(url).host;
     const headers: Record<string, string> = {};
-    const cookie = this.#cookies.get(host);
-    if (cookie) headers['cookie'] = cookie;
+    const jar = this.#cookies.get(host) ?? new Map<string, string>();
+    this.#cookies.set(host, jar);
+    if (jar.size > 0) headers['cookie'] = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -30,8 +31,14 @@ class Browser {
       body,
       redirect: 'manual',
     });
-    const set = res.headers.get('set-cookie');
-    if (set) this.#cookies.set(host, set.split(';')[0]!);
+    for (const set of res.headers.getSetCookie()) {
+      const pair = set.split(';')[0]!;
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      // An empty value is how a cookie is cleared (with an expiry in the past).
+      if (value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
     return res;
   }
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
 import { pino } from 'pino';
 import request from 'supertest';
 import { generateTestKeyPair } from '@authbridge/testkit';
@@ -95,6 +96,27 @@ describe('reference host over HTTP', function () {
     expect(res.headers['x-frame-options']).to.equal('DENY');
     expect(res.headers['referrer-policy']).to.equal('same-origin');
     expect(res.headers['cross-origin-opener-policy']).to.equal('same-origin');
+  });
+
+  it('shows the login page without storing anything: the CSRF secret is in a cookie', async function () {
+    const sessionRows = (): number => {
+      const db = new DatabaseSync(join(dir, 'host.db'), { readOnly: true });
+      try {
+        const row = db.prepare("SELECT count(*) AS n FROM kv WHERE key LIKE 'session:%'").get();
+        return (row as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const server = app.callback();
+    for (let i = 0; i < 3; i++) {
+      const page = await request(server).get('/login').expect(200);
+      const cookies = ([] as string[]).concat(page.headers['set-cookie'] ?? []);
+      expect(cookies.map((c) => c.split('=')[0])).to.deep.equal(['authbridge.csrf']);
+    }
+    expect(sessionRows(), 'after three login page views').to.equal(0);
+    await formLogin(request.agent(server), 'olga', 'olga-password-123', 303);
+    expect(sessionRows(), 'after a login').to.equal(1);
   });
 
   it('sends JSON responses, errors included, with the API security headers', async function () {
