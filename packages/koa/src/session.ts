@@ -204,22 +204,16 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       // followed by a crash must not leave the user logged in, nor retire the old session id.
       const thrown = (error as { status?: unknown }).status;
       if (typeof thrown !== 'number' || thrown >= 500) throw error;
-      if (session.changed) await save(ctx, session, cookie !== undefined, csrfCookie !== undefined);
+      if (session.changed) await save(ctx, session, cookie !== undefined);
       throw error;
     }
     // Checked here rather than in save(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
-    if (status < 500 && session.changed)
-      await save(ctx, session, cookie !== undefined, csrfCookie !== undefined);
+    if (status < 500 && session.changed) await save(ctx, session, cookie !== undefined);
   };
 
-  /** Persists a changed session, knowing which of the two cookies the request carried. */
-  async function save(
-    ctx: Context,
-    session: Session,
-    sentSessionId: boolean,
-    sentCsrf: boolean,
-  ): Promise<void> {
+  /** Persists a changed session; `sentSessionId`: the request carried a session cookie. */
+  async function save(ctx: Context, session: Session, sentSessionId: boolean): Promise<void> {
     const plan = session.commitPlan();
     if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
     const keys = Object.keys(plan.data);
@@ -244,7 +238,10 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     }
     await storeSession(ctx, session.id, plan);
     // The secret now lives in the session (a login rotates it there): the visitor's one is done.
-    if (sentCsrf) clearCookie(ctx, csrfCookieName);
+    // Read again here, not kept from the start: a loaded session never looked for it, and a login
+    // (SAML's too) or a logout is when a leftover one goes.
+    const header = ctx.req.headers.cookie;
+    if (header !== undefined && csrfCookiePattern.test(header)) clearCookie(ctx, csrfCookieName);
   }
 
   async function storeSession(ctx: Context, id: string, plan: CommitPlan): Promise<void> {
