@@ -236,7 +236,7 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
         return;
       }
     }
-    await storeSession(ctx, session.id, plan);
+    await storeSession(ctx, session.id, plan, keys.length === 0);
     // The secret now lives in the session (a login rotates it there): the visitor's one is done.
     // Read again here, not kept from the start: a loaded session never looked for it, and a login
     // (SAML's too) or a logout is when a leftover one goes.
@@ -244,10 +244,14 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     if (header !== undefined && csrfCookiePattern.test(header)) clearCookie(ctx, csrfCookieName);
   }
 
-  async function storeSession(ctx: Context, id: string, plan: CommitPlan): Promise<void> {
+  async function storeSession(
+    ctx: Context,
+    id: string,
+    plan: CommitPlan,
+    empty: boolean,
+  ): Promise<void> {
     // Only changed sessions come here, so a session's lifetime counts from its last change (login).
-    const keys = Object.keys(plan.data);
-    if (keys.length === 0) {
+    if (empty) {
       if (plan.stored) await store.delete(storeKey(id));
       clearCookie(ctx, cookieName);
       return;
