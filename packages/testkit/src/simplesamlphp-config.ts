@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { generateTestKeyPair } from './test-keys.js';
 
 /** The service provider SimpleSAMLphp is configured to talk to (our side, under test). */
 export interface SimpleSamlPhpSp {
@@ -72,33 +70,12 @@ function pemBody(pem: string): string {
   return pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, '');
 }
 
-/** An IdP signing key and its self-signed certificate, made with node:crypto and openssl. */
-export async function makeIdpKeyPair(
-  openssl: string,
-  dir: string,
-): Promise<{ keyPem: string; certPem: string }> {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const keyFile = join(dir, 'idp.pem');
-  await writeFile(keyFile, keyPem, { mode: 0o600 });
-  const { stdout } = await promisify(execFile)(
-    openssl,
-    [
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      keyFile,
-      '-subj',
-      '/CN=simplesamlphp.test',
-      '-days',
-      '2',
-      '-sha256',
-    ],
-    { encoding: 'utf8' },
-  );
-  await writeFile(join(dir, 'idp.crt'), stdout);
-  return { keyPem, certPem: stdout };
+/** An IdP signing key and its self-signed certificate, written into `dir` as idp.pem and idp.crt. */
+export async function makeIdpKeyPair(dir: string): Promise<{ keyPem: string; certPem: string }> {
+  const pair = generateTestKeyPair('simplesamlphp.test');
+  await writeFile(join(dir, 'idp.pem'), pair.privateKeyPem, { mode: 0o600 });
+  await writeFile(join(dir, 'idp.crt'), pair.certPem);
+  return { keyPem: pair.privateKeyPem, certPem: pair.certPem };
 }
 
 /**

@@ -84,7 +84,7 @@ export async function startSimpleSamlPhp(
   let server: ServerProcess | undefined;
   try {
     await chmod(dir, 0o700);
-    const { certPem } = await makeIdpKeyPair(openssl, dir);
+    const { certPem } = await makeIdpKeyPair(dir);
     const secrets = {
       salt: randomBytes(24).toString('base64url'),
       adminPassword: randomBytes(18).toString('base64url'),

@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findExecutable } from './find-executable.js';
 
 /** A key pair with a self-signed certificate, all PEM. */
 export interface TestKeyPair {
@@ -41,7 +42,7 @@ export function generateTestKeyPair(commonName: string, bits = 2048, days = 2): 
   let certPem: string;
   try {
     certPem = execFileSync(
-      'openssl',
+      findExecutable('openssl') ?? 'openssl',
       [
         'req',
         '-x509',
