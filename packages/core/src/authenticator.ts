@@ -6,7 +6,7 @@
  */
 import type { AnyAuthBackend } from './backend.js';
 import { cleanCredentials } from './clean-credentials.js';
-import { AuthBridgeError, PermissionDenied } from './errors.js';
+import { AuthBridgeError, type AuthBridgeErrorCode, PermissionDenied } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { ANONYMOUS_USER, type AnonymousUser, type AnyUser, type User } from './user.js';
 
@@ -16,12 +16,20 @@ export interface AuthEvents<TUser extends User = User, TRequest = unknown> {
   loggedIn: { readonly request: TRequest | undefined; readonly user: TUser };
   /** A session layer is logging out; fired before the session is destroyed. */
   loggedOut: { readonly request: TRequest | undefined; readonly user: TUser | null };
-  /** No backend returned a user, or one vetoed. Secrets in `credentials` are masked. */
+  /**
+   * No backend returned a user, one vetoed, or one refused the credentials with a client error (a
+   * forged or replayed SAML response: `authenticate` still rejects with it). Secrets in
+   * `credentials` are masked. For logs and metrics, never for the client.
+   */
   loginFailed: {
     readonly request: TRequest | undefined;
     readonly credentials: Readonly<Record<string, unknown>>;
-    /** The backend that raised PermissionDenied, when one did. For logs, never for the client. */
+    /** The backend that raised PermissionDenied, when one did. */
     readonly deniedBy?: string | undefined;
+    /** The backend that refused the credentials with an error, when one did. */
+    readonly failedBy?: string | undefined;
+    /** That error's code (`PROTOCOL_INVALID`, `REPLAY_DETECTED`...). */
+    readonly code?: AuthBridgeErrorCode | undefined;
   };
 }
 
@@ -83,7 +91,8 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
   /**
    * Asks each backend that accepts `credentials`, in order. Returns the first user (tagged with
    * the backend id), or null when every backend had no opinion or one raised PermissionDenied;
-   * both fire `loginFailed`. Any other error propagates.
+   * both fire `loginFailed`. Any other error propagates; one that refuses the credentials (a 4xx
+   * AuthBridgeError) fires `loginFailed` first, an outage (5xx) does not.
    */
   async authenticate(
     request: TRequest | undefined,
@@ -101,6 +110,16 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
           deniedBy = backend.id;
           break;
         }
+        // Refused credentials are a failed login for the audit trail, whether a backend says so
+        // with null or, to keep the reason, with an error (SAML). Nobody's credentials were judged
+        // when a directory or store was down: that is an outage, not a failed login.
+        if (error instanceof AuthBridgeError && error.status < 500)
+          await this.events.emit('loginFailed', {
+            request,
+            credentials: cleanCredentials(credentials),
+            failedBy: backend.id,
+            code: error.code,
+          });
         throw error;
       }
       if (user === null) continue;

@@ -107,6 +107,28 @@ describe('Authenticator (Django backend semantics)', function () {
       expect(fired).to.equal(0);
     });
 
+    it('fires loginFailed naming the backend and code when one refuses the credentials with a 4xx error', async function () {
+      const forged = new AuthBridgeError('PROTOCOL_INVALID', undefined, {
+        detail: 'bad signature',
+      });
+      const b = scripted({ id: 'b', result: alice });
+      const auth = new Authenticator({ backends: [scripted({ id: 'saml', result: forged }), b] });
+      const failed: AuthEvents['loginFailed'][] = [];
+      auth.events.on('loginFailed', (e) => {
+        failed.push(e);
+      });
+      const err = await expectRejection(
+        auth.authenticate(undefined, { idp: 'corp', samlResponse: 'PHJlc3BvbnNlLz4=' }),
+        'PROTOCOL_INVALID',
+      );
+      expect(err).to.equal(forged);
+      expect(b.calls).to.deep.equal([]);
+      expect(failed).to.have.length(1);
+      expect(failed[0]).to.include({ failedBy: 'saml', code: 'PROTOCOL_INVALID' });
+      expect(failed[0]?.deniedBy).to.equal(undefined);
+      expect(failed[0]?.credentials).to.include({ idp: 'corp' });
+    });
+
     it('propagates a TypeError thrown inside authenticate (not swallowed as "not accepted")', async function () {
       const auth = new Authenticator({
         backends: [scripted({ id: 'a', result: new TypeError('bug') })],

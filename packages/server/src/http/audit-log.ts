@@ -28,14 +28,19 @@ export function logAuthEvents(authenticator: Authenticator, logger: Logger): voi
   authenticator.events.on('loggedOut', ({ request, user }) => {
     logger.info({ ...origin(request), userId: user?.id, username: user?.username }, 'logout');
   });
-  authenticator.events.on('loginFailed', ({ request, credentials, deniedBy }) => {
+  authenticator.events.on('loginFailed', ({ request, credentials, deniedBy, failedBy, code }) => {
     if (!isLoginAttempt(credentials)) return;
     const username = credentials['username'];
+    const idp = credentials['idp'];
     logger.warn(
       {
         ...origin(request),
         username: typeof username === 'string' ? username.slice(0, MAX_LOGGED_USERNAME) : undefined,
+        // A SAML login names its IdP (from our own route, not from the message).
+        idp: typeof idp === 'string' ? idp : undefined,
         deniedBy,
+        failedBy,
+        code,
       },
       'login failed',
     );

@@ -83,10 +83,15 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
   authenticator.events.on('loggedIn', ({ user }) => {
     logins.inc({ backend: user.backendId ?? 'unknown', outcome: 'success' });
   });
-  authenticator.events.on('loginFailed', ({ credentials, deniedBy }) => {
+  authenticator.events.on('loginFailed', ({ credentials, deniedBy, failedBy }) => {
     // Successes are counted at login() only, so failures are login attempts only too.
     if (!isLoginAttempt(credentials)) return;
-    logins.inc({ backend: deniedBy ?? 'none', outcome: deniedBy ? 'denied' : 'failure' });
+    // `none`: no backend took the credentials; a backend that refused them with an error (a
+    // forged SAML response) or vetoed is named.
+    logins.inc({
+      backend: deniedBy ?? failedBy ?? 'none',
+      outcome: deniedBy ? 'denied' : 'failure',
+    });
   });
   return {
     registry,

@@ -62,6 +62,7 @@ describe('reference host with SAML (demo IdP)', function () {
   let app: HostApp;
   let host: RunningHost;
   let idp: DemoSamlIdp;
+  const logLines: string[] = [];
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'authbridge-host-saml-'));
@@ -117,7 +118,9 @@ describe('reference host with SAML (demo IdP)', function () {
       },
       {},
     );
-    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    app = await createApp(config, {
+      logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }),
+    });
     host = await listen(app, '127.0.0.1', config.server.port);
   });
 
@@ -180,7 +183,16 @@ describe('reference host with SAML (demo IdP)', function () {
     expect((await browser.request(`${host.url}/api/me`)).status).to.equal(401);
   });
 
-  it('answers a forged SAMLResponse with a generic failure', async function () {
+  it('answers a forged SAMLResponse with a generic failure, audited and counted', async function () {
+    const failures = async (): Promise<number> => {
+      const text = await (await fetch(`${host.url}/metrics`)).text();
+      const line = /^authbridge_logins_total\{backend="saml",outcome="failure"\} (\d+)$/m.exec(
+        text,
+      );
+      return Number(line?.[1] ?? 0);
+    };
+    const before = await failures();
+    logLines.length = 0;
     const res = await fetch(`${host.url}/saml/demo/acs`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -193,6 +205,16 @@ describe('reference host with SAML (demo IdP)', function () {
       code: 'PROTOCOL_INVALID',
       message: 'Authentication failed',
     });
+    expect(await failures()).to.equal(before + 1);
+    const audit = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['msg'] === 'login failed');
+    expect(audit).to.have.length(1);
+    expect(audit[0]).to.include({ failedBy: 'saml', code: 'PROTOCOL_INVALID', idp: 'demo' });
+    expect(audit[0]).to.have.property('reqId').that.is.a('string');
+    expect(logLines.join('\n'), 'the message itself is never logged').to.not.include(
+      Buffer.from('<Response/>').toString('base64'),
+    );
   });
 
   it('reads SAML messages far above the page form limit (signed, certificate-bearing responses)', async function () {
