@@ -165,6 +165,54 @@ describe('reference host over HTTP', function () {
     await agent.get('/api/me').expect(401).expect('www-authenticate', 'Bearer realm="authbridge"');
   });
 
+  it("session fixation: a planted session id never becomes the victim's session", async function () {
+    const server = app.callback();
+    const sidOf = (res: request.Response): string | undefined =>
+      ([] as string[])
+        .concat(res.headers['set-cookie'] ?? [])
+        .find((c) => c.startsWith('authbridge.sid='))
+        ?.split(';')[0]
+        ?.slice('authbridge.sid='.length);
+    // Planted ids: the attacker's own logged-in session, and one made up.
+    const planted = sidOf(
+      await formLogin(request.agent(server), 'olga', 'olga-password-123', 303),
+    )!;
+    expect(planted).to.be.a('string');
+    for (const fixed of [planted, 'A'.repeat(43)]) {
+      const cookie = `authbridge.sid=${fixed}`;
+      const page = await request(server).get('/login').set('Cookie', cookie).expect(200);
+      const csrfToken = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+      const csrfCookie = ([] as string[])
+        .concat(page.headers['set-cookie'] ?? [])
+        .map((c) => c.split(';')[0]!)
+        .join('; ');
+      const login = await request(server)
+        .post('/login')
+        .set('Cookie', [cookie, csrfCookie].filter(Boolean).join('; '))
+        .type('form')
+        .send({ username: 'admin', password: 'break-glass-password', _csrf: csrfToken })
+        .expect(303);
+      const victim = sidOf(login);
+      expect(victim, 'a new id at login').to.be.a('string').and.not.equal(fixed);
+      const me = await request(server)
+        .get('/api/me')
+        .set('Cookie', `authbridge.sid=${victim!}`)
+        .expect(200);
+      expect(me.body).to.include({ username: 'admin', via: 'session' });
+      // The planted id is nobody's: the other user's session was flushed, not taken over.
+      await request(server).get('/api/me').set('Cookie', cookie).expect(401);
+    }
+  });
+
+  it('a deleted user is anonymous on the next request', async function () {
+    const agent = request.agent(app.callback());
+    await formLogin(agent, 'olga', 'olga-password-123', 303);
+    await agent.get('/api/me').expect(200);
+    const olga = await app.userStore.getByUsername('olga');
+    expect(await app.userStore.delete(olga!.id)).to.equal(true);
+    await agent.get('/api/me').expect(401).expect('www-authenticate', 'Bearer realm="authbridge"');
+  });
+
   it('shows one generic error for a wrong password and an unknown user', async function () {
     const texts: string[] = [];
     for (const username of ['olga', 'nobody']) {
