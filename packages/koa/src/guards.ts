@@ -1,9 +1,10 @@
 /**
- * Route guards: 401 when nobody is logged in, 403 when the user lacks a permission.
+ * Route guards: 401 when nobody is logged in (or, for pages, a redirect to the login page), 403
+ * when the user lacks a permission.
  *
  * @packageDocumentation
  */
-import { AuthBridgeError, PermissionDenied } from '@authbridge/core';
+import { AuthBridgeError, isSafeLocalPath, PermissionDenied } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
 import type { AuthState } from './auth-state.js';
 import { ChallengeError } from './bearer.js';
@@ -16,6 +17,12 @@ export interface RequireAuthOptions {
    * 401 must carry a challenge (RFC 9110 §15.5.2); a route for browsers alone may have none.
    */
   readonly challenge?: string;
+  /**
+   * For pages: send an anonymous visitor to the login page instead of answering 401, as Django's
+   * `login_required` — a 303 to `loginUrl` with `next` set to the path and query asked for. A
+   * same-origin path; not together with `challenge`. Requests behind `bearer()` still get its 401.
+   */
+  readonly loginUrl?: string;
 }
 
 /** Options for {@link requirePerm}. */
@@ -24,39 +31,72 @@ export interface RequirePermOptions extends RequireAuthOptions {
   readonly obj?: (ctx: Context) => unknown;
 }
 
-/** 401 UNAUTHENTICATED unless a user is logged in (with a Bearer challenge on bearer routes). */
+/**
+ * 401 UNAUTHENTICATED unless a user is logged in (with a Bearer challenge on bearer routes), or
+ * with `loginUrl` a redirect to the login page.
+ */
 export function requireAuth(options: RequireAuthOptions = {}): Middleware<AuthState> {
-  const challenge = checkedChallenge(options.challenge);
+  const anonymous = refusal(options);
   return async (ctx, next) => {
     // The check inline rather than through assertAuthenticated: one async call less on every
     // request of a guarded route.
-    if (!(await ctx.state.user).isAuthenticated) refuse(ctx, challenge);
+    if (!(await ctx.state.user).isAuthenticated) {
+      anonymous(ctx);
+      return;
+    }
     await next();
   };
 }
 
-/** 401 when anonymous; 403 PERMISSION_DENIED unless the user has every permission given. */
+/**
+ * As {@link requireAuth} when anonymous; then 403 PERMISSION_DENIED unless the user has every
+ * permission given (Django's `permission_required`, which also sends the anonymous to log in).
+ */
 export function requirePerm(
   perms: string | readonly string[],
   options: RequirePermOptions = {},
 ): Middleware<AuthState> {
   const list = typeof perms === 'string' ? [perms] : [...perms];
-  const challenge = checkedChallenge(options.challenge);
+  const anonymous = refusal(options);
   return async (ctx, next) => {
     const user = await ctx.state.user;
-    if (!user.isAuthenticated) refuse(ctx, challenge);
+    if (!user.isAuthenticated) {
+      anonymous(ctx);
+      return;
+    }
     const obj = options.obj?.(ctx);
     if (!(await ctx.state.authenticator.hasPerms(user, list, obj))) throw new PermissionDenied();
     await next();
   };
 }
 
-function refuse(ctx: Context, challenge: string | undefined): never {
-  const realm = (ctx.state as { bearerRealm?: string }).bearerRealm;
-  // RFC 6750 §3.1: no error code when the request carried no token at all.
-  if (realm !== undefined) throw new ChallengeError('UNAUTHENTICATED', `Bearer realm="${realm}"`);
-  if (challenge !== undefined) throw new ChallengeError('UNAUTHENTICATED', challenge);
-  throw new AuthBridgeError('UNAUTHENTICATED');
+/** What a guard does with an anonymous request: throws a 401, or redirects to the login page. */
+function refusal(options: RequireAuthOptions): (ctx: Context) => void {
+  const challenge = checkedChallenge(options.challenge);
+  const loginUrl = options.loginUrl;
+  if (loginUrl !== undefined) {
+    if (!isSafeLocalPath(loginUrl))
+      throw new AuthBridgeError('CONFIG_INVALID', 'loginUrl must be a same-origin path');
+    if (challenge !== undefined)
+      throw new AuthBridgeError(
+        'CONFIG_INVALID',
+        'give a guard a challenge or a loginUrl, not both',
+      );
+  }
+  const separator = loginUrl?.includes('?') === true ? '&' : '?';
+  return (ctx) => {
+    const realm = (ctx.state as { bearerRealm?: string }).bearerRealm;
+    // RFC 6750 §3.1: no error code when the request carried no token at all.
+    if (realm !== undefined) throw new ChallengeError('UNAUTHENTICATED', `Bearer realm="${realm}"`);
+    if (loginUrl !== undefined) {
+      // 303: whatever the method was, the browser comes back to the login page with a GET.
+      ctx.status = 303;
+      ctx.redirect(`${loginUrl}${separator}next=${encodeURIComponent(ctx.originalUrl)}`);
+      return;
+    }
+    if (challenge !== undefined) throw new ChallengeError('UNAUTHENTICATED', challenge);
+    throw new AuthBridgeError('UNAUTHENTICATED');
+  };
 }
 
 // A header value: visible ASCII and spaces only (no line breaks to split the response on).

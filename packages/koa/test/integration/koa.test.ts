@@ -128,6 +128,15 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
   web.get('/wiki/edit', requirePerm('wiki.edit'), (ctx) => {
     ctx.body = { ok: true };
   });
+  web.get('/page', requireAuth({ loginUrl: '/sign-in' }), (ctx) => {
+    ctx.body = { ok: true };
+  });
+  web.post('/page', requireAuth({ loginUrl: '/sign-in' }), (ctx) => {
+    ctx.body = { ok: true };
+  });
+  web.get('/wiki/page', requirePerm('wiki.edit', { loginUrl: '/sign-in?lang=en' }), (ctx) => {
+    ctx.body = { ok: true };
+  });
   web.get('/boom', () => {
     throw new Error('secret internals');
   });
@@ -281,6 +290,47 @@ describe('@authbridge/koa over HTTP', function () {
       expect(() => sessions({ store: new MemoryKeyValueStore(), ...names }))
         .to.throw(AuthBridgeError)
         .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('sends anonymous visitors of a page to the login page (login_required), with next', async function () {
+    const server = h.app.callback();
+    await request(server)
+      .get('/page?tab=a&x=%2F')
+      .expect(303)
+      .expect('location', `/sign-in?next=${encodeURIComponent('/page?tab=a&x=%2F')}`);
+    // Any method: 303 brings the browser back with a GET.
+    const visitor = request.agent(server);
+    const token = ((await visitor.get('/csrf')).body as { token: string }).token;
+    await visitor
+      .post('/page')
+      .type('form')
+      .send({ _csrf: token })
+      .expect(303)
+      .expect('location', `/sign-in?next=${encodeURIComponent('/page')}`);
+    await request(server)
+      .get('/wiki/page')
+      .expect(303)
+      .expect('location', `/sign-in?lang=en&next=${encodeURIComponent('/wiki/page')}`);
+    const alice = request.agent(server);
+    await loginAs(alice, 'alice', 'alice-pw');
+    await alice.get('/page').expect(200);
+    await alice.get('/wiki/page').expect(200);
+    const bob = request.agent(server);
+    await loginAs(bob, 'bob', 'bob-pw');
+    // Logged in without the permission: 403, not a login page.
+    await bob.get('/wiki/page').expect(403);
+    for (const options of [
+      { loginUrl: 'https://evil.example/login' },
+      { loginUrl: '//evil.example/login' },
+      { loginUrl: '/login', challenge: 'Bearer realm="api"' },
+    ]) {
+      expect(() => requireAuth(options))
+        .to.throw(AuthBridgeError)
+        .with.property('code', 'CONFIG_INVALID');
+      expect(() => requirePerm('x', options))
+        .to.throw(AuthBridgeError)
+        .with.property('code', 'CONFIG_INVALID');
+    }
   });
 
   it('names the configured challenge on a 401 of a session route, none by default', async function () {
