@@ -7,6 +7,7 @@
  */
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FetchLike } from './upstream-client.js';
 
 /** The client side of a mutual-TLS connection. PEM strings or buffers. */
@@ -63,23 +64,22 @@ export function createTlsClientFetch(options: TlsClientOptions): TlsClientFetch 
         url,
         { method: init.method ?? 'GET', headers, agent, signal: init.signal ?? undefined },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const status = res.statusCode ?? 502;
-            const nullBody = status === 204 || status === 205 || status === 304;
-            try {
-              resolve(
-                new Response(nullBody ? null : Buffer.concat(chunks), {
-                  status,
-                  headers: toHeaders(res.headers),
-                }),
-              );
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
+          // The body stays a stream, as fetch's does: the caller counts it and stops reading at
+          // its size cap (buffering it all here first would undo that cap).
+          const status = res.statusCode ?? 502;
+          const nullBody = status === 204 || status === 205 || status === 304;
+          if (nullBody) res.resume();
+          try {
+            resolve(
+              new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+                status,
+                headers: toHeaders(res.headers),
+              }),
+            );
+          } catch (error) {
+            res.destroy();
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
         },
       );
       req.on('error', reject);

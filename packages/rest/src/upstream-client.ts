@@ -154,9 +154,9 @@ async function readBody(response: Response, limit: number, label: string): Promi
     throw oversizedResponse(label, limit);
   }
   if (response.body === null) return '';
-  // A declared length within the cap is what the body will be (HTTP framing enforces it): read it
-  // in one go. Otherwise stream it and count.
-  if (Number.isFinite(declared)) return response.text();
+  // Always streamed and counted, even under a declared length: with a Content-Encoding that
+  // length is the compressed size, and fetch decompresses — a 20 kB gzip body can inflate to
+  // 20 MB. The cap is on what we would hold.
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -116,6 +116,18 @@ describe('introspection mode against a misbehaving endpoint', function () {
     await expectRejection(b.authenticate(undefined, { token: 't-other' }), 'BACKEND_UNAVAILABLE');
   });
 
+  it('caps the answer as decompressed, not as sent: a gzip bomb is refused', async function () {
+    answer('t-small', good());
+    answer('t-bomb', good());
+    const b = backend({ maxResponseBytes: 64 * 1024 });
+    // Sent gzipped, about 2 kB either way; the control inflates to 32 kB, the bomb to 2 MB.
+    api.behaviour = { kind: 'gzip', inflatedBytes: 32 * 1024 };
+    expect((await b.authenticate(undefined, { token: 't-small' }))?.subject).to.equal('user-1');
+    api.behaviour = { kind: 'gzip', inflatedBytes: 2 * 1024 * 1024 };
+    await expectRejection(b.authenticate(undefined, { token: 't-bomb' }), 'BACKEND_UNAVAILABLE');
+    await b.close();
+  });
+
   it('fails closed on 500 after one retry', async function () {
     api.behaviour = { kind: 'status', status: 500 };
     await expectRejection(

@@ -5,6 +5,7 @@
 // - POST /permissions     a remote permission endpoint
 // Every request is counted on the server side; `behaviour` switches the whole app into failure
 // modes (500s, delays, garbage) to exercise deadlines, retries and the breaker.
+import { gzipSync } from 'node:zlib';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
@@ -26,6 +27,8 @@ export type Behaviour =
   | { readonly kind: 'status'; readonly status: number }
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'malformed' }
+  /** Answer /introspect gzip-compressed, padded to `inflatedBytes` once decompressed. */
+  | { readonly kind: 'gzip'; readonly inflatedBytes: number }
   /** Fail the next `count` requests with `status`, then behave normally. */
   | { readonly kind: 'flaky'; count: number; readonly status: number };
 
@@ -124,6 +127,15 @@ export async function startInHouseApi(): Promise<InHouseApi> {
     const answer = introspection.get(form.get('token') ?? '');
     ctx.type = 'application/json';
     ctx.body = answer ?? '{"active":false}';
+    const b = state.behaviour;
+    if (b.kind === 'gzip') {
+      const padded = {
+        ...(JSON.parse(ctx.body as string) as object),
+        pad: 'x'.repeat(b.inflatedBytes),
+      };
+      ctx.set('Content-Encoding', 'gzip');
+      ctx.body = gzipSync(JSON.stringify(padded));
+    }
   });
   router.post('/permissions', (ctx) => {
     const body = JSON.parse((ctx.state as { raw: string }).raw) as { permission: string };
