@@ -349,20 +349,19 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       [{ type: this.#o.usernameAttribute, value: `authbridge-dummy-${randomUUID()}` }],
       ...parseDn(base),
     ]);
+    // Failures as the real bind has them: a refused bind is the expected outcome; an outage (no
+    // connection, no TLS, the deadline) is an error, as it is for a known user on the same
+    // outage — swallowed here, it told unknown users (a plain failure) from known ones (503).
+    const conn = await openConnection(this.#o, this.#servers, deadline, (ms) => new Deadline(ms));
     try {
-      const conn = await openConnection(this.#o, this.#servers, deadline, (ms) => new Deadline(ms));
-      try {
-        await deadline.run(conn.client.bind(dn, password), 'dummy bind', () => {
-          conn.destroy();
-        });
-      } catch {
-        // Expected: invalid credentials.
-      } finally {
-        void conn.close();
-      }
-    } catch {
-      // The login fails anyway; an outage here must not turn "unknown user" into an error that a
-      // wrong password would not also produce on the same outage.
+      await deadline.run(conn.client.bind(dn, password), 'dummy bind', () => {
+        conn.destroy();
+      });
+    } catch (error) {
+      const outcome = classifyBindError(error, undefined, conn.server.url);
+      if (outcome.kind === 'error') throw outcome.error;
+    } finally {
+      void conn.close();
     }
   }
 

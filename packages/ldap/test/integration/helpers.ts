@@ -89,16 +89,21 @@ export { startSlapd };
 /**
  * A TCP proxy in front of a server that can silently drop its current connections: they stay
  * open but nothing passes any more, as when a firewall or load balancer forgets an idle flow.
- * New connections are forwarded normally.
+ * New connections are forwarded normally, unless it was told to refuse them.
  */
 export class BlackholeProxy {
   readonly #server: Server;
   readonly #pairs = new Set<{ client: Socket; upstream: Socket }>();
   readonly #frozen = new Set<{ client: Socket; upstream: Socket }>();
+  #refusing = false;
   port = 0;
 
   private constructor(targetPort: number) {
     this.#server = createServer((client) => {
+      if (this.#refusing) {
+        client.destroy();
+        return;
+      }
       const upstream = connect({ host: '127.0.0.1', port: targetPort });
       const pair = { client, upstream };
       this.#pairs.add(pair);
@@ -128,6 +133,14 @@ export class BlackholeProxy {
   /** Connections open through the proxy. */
   get connections(): number {
     return this.#pairs.size;
+  }
+
+  /**
+   * Resets every new connection while the current ones keep working: the server's connection
+   * limit reached, or a half-failed failover.
+   */
+  refuseNew(): void {
+    this.#refusing = true;
   }
 
   /** Stops forwarding on every current connection without closing it. */

@@ -3,7 +3,7 @@ import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, afterEach, before, describe, it } from 'mocha';
-import { backendMaker, startSlapd } from './helpers.ts';
+import { BlackholeProxy, backendMaker, startSlapd } from './helpers.ts';
 
 describe('LdapBackend resilience (slapd)', function () {
   let server: SlapdServer;
@@ -75,6 +75,25 @@ describe('LdapBackend resilience (slapd)', function () {
       ).to.equal('bob');
     } finally {
       await server.restart();
+    }
+  });
+
+  it('an outage of new connections looks the same for a known and an unknown user', async function () {
+    // The pooled search connection still works; every new one (the user bind, the dummy bind) is
+    // refused. An unknown user must not come back as a plain failure while a known one is an
+    // outage: that would list the directory's users to whoever can exhaust its connections.
+    const proxy = await BlackholeProxy.start(server.port);
+    try {
+      const backend = make({ url: proxy.url, poolSize: 1, connectTimeoutMs: 1000 });
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      proxy.refuseNew();
+      for (const username of ['alice', 'nobody-here'])
+        await expectRejection(
+          backend.authenticate(undefined, { username, password: 'a-wrong-guess' }),
+          'BACKEND_UNAVAILABLE',
+        );
+    } finally {
+      await proxy.close();
     }
   });
 
