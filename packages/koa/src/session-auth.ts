@@ -113,6 +113,7 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
   } else {
     session.cycleKey();
   }
+  session.markLoggedIn();
   session.set(SESSION_KEY, user.id);
   session.set(BACKEND_SESSION_KEY, backendId);
   session.set(HASH_SESSION_KEY, hash);
@@ -129,12 +130,16 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
  * Django's `update_session_auth_hash`: after the logged-in user changed their own password (a new
  * `sessionVersion`), keeps this session valid while every other session of theirs ends. Pass the
  * user the store returned after the change. Rotates the session id. Does nothing when `user` is
- * not the one logged in on this session.
+ * not the one this session is valid for.
  */
-export function updateSessionAuthHash(ctx: Context, user: User): void {
+export async function updateSessionAuthHash(ctx: Context, user: User): Promise<void> {
   const internal = internalOf<User>(ctx);
   const session = requireSession(ctx);
-  if (session.get(SESSION_KEY) !== user.id) return;
+  // As Django (`request.user == user`): the session's user as the lookup found it, hash and expiry
+  // checked — a session an earlier password change already ended is not revived with a new hash.
+  const current = await (ctx.state as AuthState).user;
+  if (!current.isAuthenticated || current.id !== user.id) return;
+  if (user.backendId !== undefined && current.backendId !== user.backendId) return;
   session.cycleKey();
   session.set(HASH_SESSION_KEY, internal.sessionHash(user));
 }

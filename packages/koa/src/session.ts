@@ -40,6 +40,8 @@ interface CommitPlan {
   readonly stored: boolean;
   readonly data: SessionData;
   readonly retired: string | undefined;
+  /** The data came over from `retired` by cycleKey(): void if that id was ended meanwhile. */
+  readonly carried: boolean;
 }
 
 /** The per-request session handle, at `ctx.state.session`. */
@@ -52,6 +54,7 @@ export class Session {
   // Whether #id names a session already in the store (loaded from the cookie, never cycled).
   #stored: boolean;
   #destroyOld: string | undefined;
+  #carried = false;
 
   /** @internal Sessions are made by {@link sessions}. */
   constructor(id: string | undefined, data: SessionData) {
@@ -87,6 +90,7 @@ export class Session {
 
   /** Django's `cycle_key()`: a new id, same data; the old id stops working. */
   cycleKey(): void {
+    this.#carried ||= this.#stored;
     this.#retire();
     this.#dirty = true;
   }
@@ -95,7 +99,16 @@ export class Session {
   flush(): void {
     this.#retire();
     this.#data = {};
+    this.#carried = false;
     this.#dirty = true;
+  }
+
+  /**
+   * @internal `login()` says so: the data is a login made in this request, to be kept whatever
+   * became of the old id meanwhile.
+   */
+  markLoggedIn(): void {
+    this.#carried = false;
   }
 
   /** @internal Whether this request changed the session (data, id or both). */
@@ -109,6 +122,7 @@ export class Session {
       stored: this.#stored,
       data: this.#data,
       retired: this.#destroyOld,
+      carried: this.#carried,
     };
   }
 
@@ -215,7 +229,15 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
   /** Persists a changed session; `sentSessionId`: the request carried a session cookie. */
   async function save(ctx: Context, session: Session, sentSessionId: boolean): Promise<void> {
     const plan = session.commitPlan();
-    if (plan.retired !== undefined) await store.delete(storeKey(plan.retired));
+    if (plan.retired !== undefined) {
+      const existed = await store.delete(storeKey(plan.retired));
+      // cycleKey() moves the data to a new id: if the old one was ended while this request ran (a
+      // logout, an IdP logout, destroySession), moving it would bring that session back.
+      if (!existed && plan.carried) {
+        clearCookie(ctx, cookieName);
+        return;
+      }
+    }
     const keys = Object.keys(plan.data);
     // A session that would hold nothing but a CSRF secret (a login form shown to a visitor) is not
     // stored: the secret goes in its own cookie, so page views cannot fill the store. It is no

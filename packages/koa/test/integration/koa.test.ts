@@ -53,6 +53,8 @@ interface Harness {
   local: LocalPasswordBackend;
   users: MemoryUserStore;
   logins: string[];
+  /** While `until` is set, POST /password calls `reached` and waits, session and user loaded. */
+  hold: { until?: Promise<void>; reached?: () => void };
   cleanup(): Promise<void>;
 }
 
@@ -103,11 +105,24 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
     await login(ctx, user);
     ctx.body = { ok: true };
   });
+  const hold: Harness['hold'] = {};
   web.post('/password', async (ctx) => {
     const user = await ctx.state.user;
     if (!user.isAuthenticated) throw new AuthBridgeError('UNAUTHENTICATED');
+    if (hold.until !== undefined) {
+      hold.reached?.();
+      await hold.until;
+    }
     const { password } = ctx.request.body as Record<string, string>;
-    updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
+    await updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
+    ctx.body = { ok: true };
+  });
+  // A change-password form that checks the current password instead of the session's user.
+  web.post('/password-by-old', async (ctx) => {
+    const { username, current, password } = ctx.request.body as Record<string, string>;
+    const user = await authenticator.authenticate(ctx, { username, password: current });
+    if (!user) throw new AuthBridgeError('INVALID_CREDENTIALS');
+    await updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
     ctx.body = { ok: true };
   });
   web.post('/logout', async (ctx) => {
@@ -152,6 +167,7 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
     local,
     users,
     logins,
+    hold,
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -380,6 +396,57 @@ describe('@authbridge/koa over HTTP', function () {
     } finally {
       await g.cleanup();
     }
+  });
+
+  it('does not bring back, under a new id, a session logged out while a password change ran on it', async function () {
+    const agent = request.agent(h.app.callback());
+    const id = sid(await loginAs(agent, 'alice', 'alice-pw'))!;
+    const token = ((await agent.get('/csrf').expect(200)).body as { token: string }).token;
+    let release!: () => void;
+    h.hold.until = new Promise((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (h.hold.reached = resolve));
+    const changing = agent
+      .post('/password')
+      .type('form')
+      .send({ password: 'alice-new-password', _csrf: token })
+      .then((r) => r);
+    // The change has loaded the session and its user, and waits; the session is logged out.
+    await reached;
+    await request(h.app.callback())
+      .post('/logout')
+      .set('Cookie', `authbridge.sid=${id}`)
+      .type('form')
+      .send({ _csrf: token })
+      .expect(200);
+    release();
+    const changed = await changing;
+    delete h.hold.until;
+    delete h.hold.reached;
+    const moved = sid(changed);
+    expect(moved ?? '', 'no new session id is handed out').to.equal('');
+    await request(h.app.callback()).get('/me').set('Cookie', `authbridge.sid=${id}`).expect(401);
+    await agent.get('/me').expect(401);
+  });
+
+  it('does not revive, with a new hash, a session an earlier password change ended', async function () {
+    const here = request.agent(h.app.callback());
+    await loginAs(here, 'alice', 'alice-pw');
+    const token = ((await here.get('/csrf').expect(200)).body as { token: string }).token;
+    // Changed elsewhere: this session is over, though nothing has looked at it since.
+    const alice = await h.users.getByUsername('alice');
+    await h.local.setPassword(alice!.id, 'alice-second-pw');
+    // A form that checks the current password then calls updateSessionAuthHash on this request.
+    await here
+      .post('/password-by-old')
+      .type('form')
+      .send({
+        username: 'alice',
+        current: 'alice-second-pw',
+        password: 'alice-third-pw',
+        _csrf: token,
+      })
+      .expect(200);
+    await here.get('/me').expect(401);
   });
 
   it('refuses a POST without the CSRF token', async function () {
