@@ -9,8 +9,11 @@ import { inflateRawSync } from 'node:zlib';
 import { ALLOWED_ALGORITHMS } from './constants.js';
 import { protocolInvalid } from './protocol-error.js';
 
-// Base64 with optional line breaks (some IdPs wrap at 64 or 76 columns).
-const BASE64 = /^[A-Za-z0-9+/\r\n ]*={0,2}[\r\n ]*$/;
+// Base64 with optional line breaks (some IdPs wrap at 64 or 76 columns). Linear by construction:
+// whitespace after the data only follows a `=`, so no run of it can be split two ways (the
+// earlier `…[\r\n ]*={0,2}[\r\n ]*$` backtracked quadratically: 350 000 spaces and a `!`, sent
+// by anyone to the ACS, held the event loop for minutes).
+const BASE64 = /^[A-Za-z0-9+/\r\n ]*(?:=[\r\n ]*){0,2}$/;
 // Any markup declaration (DOCTYPE, ENTITY, ATTLIST, ELEMENT, NOTATION) and any processing
 // instruction other than the XML declaration: SAML needs none, and every DTD trick (entity
 // expansion, XXE, the CVE-2025-25291/25292 parser differentials) starts with one.

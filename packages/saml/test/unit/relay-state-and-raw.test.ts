@@ -82,6 +82,21 @@ describe('raw message guards', function () {
     expect(code(() => decodeRedirectMessage(bomb, limits))).to.equal('PROTOCOL_INVALID');
   });
 
+  it('refuses a long whitespace run before a bad character at once (no regex backtracking)', function () {
+    // Quadratic in the old pattern: minutes for this input, far past the test's timeout.
+    const big = { maxMessageBytes: 256 * 1024 };
+    for (const fill of [' ', '\n', '\r\n', 'A ']) {
+      const value = `${fill.repeat(Math.floor(300_000 / fill.length))}!`;
+      expect(code(() => decodePostMessage(value, big))).to.equal('PROTOCOL_INVALID');
+      expect(code(() => decodeRedirectMessage(value.slice(0, 300_000), big))).to.equal(
+        'PROTOCOL_INVALID',
+      );
+    }
+    // Padding may still be followed by line breaks, as some IdPs wrap.
+    const wrapped = `${Buffer.from(ok).toString('base64')}\r\n`;
+    expect(decodePostMessage(wrapped, limits)).to.equal(ok);
+  });
+
   it('refuses an oversize POST body before decoding it', function () {
     expect(code(() => decodePostMessage('A'.repeat(200 * 1024), limits))).to.equal(
       'PROTOCOL_INVALID',
