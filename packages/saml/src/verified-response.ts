@@ -233,9 +233,31 @@ function checkAssertion(
     sessionIndex: attribute(authn, 'SessionIndex'),
     sessionNotOnOrAfter,
     authnContextClassRef: classRef === undefined ? undefined : textOf(classRef).trim(),
-    validUntil: Math.max(bearer.notOnOrAfter, condEnd ?? bearer.notOnOrAfter),
+    validUntil: Math.max(bearer.replayableUntil, condEnd ?? bearer.replayableUntil),
     attributes: readAttributes(assertion),
   };
+}
+
+/**
+ * The latest NotOnOrAfter of any bearer confirmation of `subject`, at least `floor`: how long the
+ * assertion could still be accepted through one of them, so how long its ID must be remembered.
+ * Keyed to the confirmation used this time only, a second one running longer let the same bytes
+ * in again once the first had expired.
+ */
+function latestBearerEnd(subject: Element, floor: number): number {
+  let latest = floor;
+  for (const confirmation of children(subject, SAML_NS.assertion, 'SubjectConfirmation')) {
+    if (attribute(confirmation, 'Method') !== SAML_URI.bearer) continue;
+    const data = optionalChild(confirmation, SAML_NS.assertion, 'SubjectConfirmationData');
+    const raw = data === undefined ? undefined : attribute(data, 'NotOnOrAfter');
+    if (raw === undefined) continue;
+    try {
+      latest = Math.max(latest, parseInstant(raw, 'SubjectConfirmationData NotOnOrAfter'));
+    } catch {
+      // Unparsable: that confirmation can never be accepted.
+    }
+  }
+  return latest;
 }
 
 function checkBearerConfirmation(
@@ -243,7 +265,7 @@ function checkBearerConfirmation(
   responseSigned: boolean,
   responseInResponseTo: string | undefined,
   expect: ResponseExpectations,
-): { inResponseTo: string | undefined; notOnOrAfter: number } {
+): { inResponseTo: string | undefined; notOnOrAfter: number; replayableUntil: number } {
   const { now, skewMs } = expect;
   const failures: string[] = [];
   for (const confirmation of children(subject, SAML_NS.assertion, 'SubjectConfirmation')) {
@@ -281,7 +303,7 @@ function checkBearerConfirmation(
       failures.push('InResponseTo differs from the Response');
       continue;
     }
-    return { inResponseTo, notOnOrAfter };
+    return { inResponseTo, notOnOrAfter, replayableUntil: latestBearerEnd(subject, notOnOrAfter) };
   }
   throw protocolInvalid(
     `no valid bearer SubjectConfirmation (${failures.join('; ') || 'none present'})`,

@@ -1170,6 +1170,39 @@ describe('SAML hostile suite', function () {
     expect((failed[0]!.reason as AuthBridgeError).code).to.equal('REPLAY_DETECTED');
   });
 
+  it('D1: an assertion ID is kept while any of its bearer confirmations could be accepted', async function () {
+    const t0 = Date.now();
+    let now = t0;
+    const clock = { now: () => now };
+    const f = samlFixture({ replayStore: new MemoryKeyValueStore({ clock }), backend: { clock } });
+    // Two bearer confirmations: one for a minute, one for an hour; Conditions without times.
+    const { samlResponse } = f.idp.respond({
+      notBefore: undefined,
+      notOnOrAfter: undefined,
+      subjectConfirmations: [
+        {
+          method: BEARER,
+          recipient: ACS_URL,
+          notOnOrAfter: instant(t0 + 60_000),
+          inResponseTo: undefined,
+        },
+        {
+          method: BEARER,
+          recipient: ACS_URL,
+          notOnOrAfter: instant(t0 + 3_600_000),
+          inResponseTo: undefined,
+        },
+      ],
+    });
+    expect(await f.backend.authenticate(undefined, f.creds(samlResponse))).to.not.equal(null);
+    // The first confirmation has expired; the second would still accept the same bytes.
+    now = t0 + 4 * 60_000;
+    await expectRejection(
+      f.backend.authenticate(undefined, f.creds(samlResponse)),
+      'REPLAY_DETECTED',
+    );
+  });
+
   it('D1: a response used on one host is refused on another sharing the store', async function () {
     const store = new MemoryKeyValueStore();
     const a = samlFixture({ replayStore: store });
