@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { checkConfig } from './check-config.js';
 import { loadConfigFile } from './config/load-config.js';
 import { createApp } from './create-app.js';
-import { listen } from './serve.js';
+import { listen, type RunningHost } from './serve.js';
 
 const USAGE = `usage:
   authbridge serve --config <file>     start the host
@@ -65,19 +65,40 @@ const EX_UNAVAILABLE = 69;
 async function serve(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const config = await loadConfigFile(file, env);
   const app = await createApp(config);
-  const host = await listen(app, config.server.host, config.server.port);
+  let host: RunningHost;
+  try {
+    host = await listen(app, config.server.host, config.server.port);
+  } catch (error) {
+    // Port taken, no permission, no such address: one line, and what createApp opened is closed.
+    await app.close().catch(() => undefined);
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(
+      `authbridge: cannot listen on ${config.server.host}:${String(config.server.port)}: ` +
+        `${typeof code === 'string' ? code : String(error)}\n`,
+    );
+    return EX_UNAVAILABLE;
+  }
   process.stdout.write(`authbridge listening on ${host.url}\n`);
-  await new Promise<void>((resolve) => {
+  const clean = await new Promise<boolean>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
-      void host.shutdown(config.server.shutdownTimeoutMs).then(resolve);
+      host.shutdown(config.server.shutdownTimeoutMs).then(
+        () => {
+          resolve(true);
+        },
+        (error: unknown) => {
+          // A backend or store that fails to close: said, and the exit status says so too.
+          process.stderr.write(`authbridge: shutdown: ${String(error)}\n`);
+          resolve(false);
+        },
+      );
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
   process.stdout.write('authbridge stopped\n');
-  return 0;
+  return clean ? 0 : 1;
 }
 
 function usage(): number {

@@ -266,8 +266,12 @@ export async function createApp(
       close: {
         value: () =>
           (closing ??= (async () => {
-            await authenticator.close();
-            await Promise.all([kvStore.close(), userStore.close()]);
+            // The stores close even if a backend's close fails; that failure is still reported.
+            try {
+              await authenticator.close();
+            } finally {
+              await Promise.allSettled([kvStore.close(), userStore.close()]);
+            }
           })()),
       },
     });

@@ -22,7 +22,11 @@ export interface RunningHost {
 /** Starts listening on `host:port`. */
 export async function listen(app: HostApp, host: string, port: number): Promise<RunningHost> {
   const handle = app.callback();
+  let draining = false;
   const server = createServer((req, res) => {
+    // Draining: this answer ends its connection, so a keep-alive client (a browser, a proxy's
+    // pool) cannot keep the old process serving, nor hold the drain until the timeout.
+    if (draining) res.setHeader('Connection', 'close');
     void handle(req, res);
   });
   // Slowloris bounds: a client gets a fixed time to send its headers and body.
@@ -43,17 +47,27 @@ export async function listen(app: HostApp, host: string, port: number): Promise<
     url: `http://${shownHost}:${address.port}`,
     shutdown: (timeoutMs) =>
       (stopping ??= (async () => {
+        draining = true;
         const closed = new Promise<void>((resolve) => {
           server.close(() => {
             resolve();
           });
         });
         server.closeIdleConnections();
+        // A request already in flight is answered keep-alive (it came before the drain): its
+        // connection turns idle after the answer and is closed then (Node has no event for that).
+        const sweep = setInterval(() => {
+          server.closeIdleConnections();
+        }, 50);
         const timer = setTimeout(() => {
           server.closeAllConnections();
         }, timeoutMs);
-        await closed;
-        clearTimeout(timer);
+        try {
+          await closed;
+        } finally {
+          clearInterval(sweep);
+          clearTimeout(timer);
+        }
         await app.close();
       })()),
   };

@@ -2,11 +2,12 @@
 import { createApp, type HostApp, listen, parseConfig } from '@authbridge/server';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -356,14 +357,18 @@ describe('graceful shutdown', function () {
     const dir = mkdtempSync(join(tmpdir(), 'authbridge-drain-'));
     const app = await createApp(config(dir), { logger: pino({ level: 'silent' }) });
     const host = await listen(app, '127.0.0.1', 0);
+    // A keep-alive connection on both sides that nobody closes for a minute, longer than the drain
+    // timeout below and the test's: the server must close it once its answer is out.
+    host.server.keepAliveTimeout = 60_000;
+    const keepAlive = new Agent({ keepAlive: true, timeout: 60_000 });
     try {
       const { port } = new URL(host.url);
       // A request whose body is still on its way when shutdown starts.
       const body = 'username=olga&password=olga-password-123';
-      const inFlight = slowLoginRequest(Number(port), body.length);
+      const inFlight = slowLoginRequest(Number(port), body.length, keepAlive);
       await inFlight.sent;
       let closed = false;
-      const stopping = host.shutdown(10_000).then(() => {
+      const stopping = host.shutdown(30_000).then(() => {
         closed = true;
       });
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -378,13 +383,14 @@ describe('graceful shutdown', function () {
       expect(closed).to.equal(true);
       await request(app.callback()).get('/readyz').expect(503); // stores closed after the drain
     } finally {
+      keepAlive.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
 /** A POST /login whose headers go out now and whose body is written by `finish`. */
-function slowLoginRequest(port: number, length: number) {
+function slowLoginRequest(port: number, length: number, agent?: Agent) {
   let finish!: (body: string) => void;
   let sent!: () => void;
   const sentP = new Promise<void>((resolve) => (sent = resolve));
@@ -396,6 +402,7 @@ function slowLoginRequest(port: number, length: number) {
         method: 'POST',
         path: '/login',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': length },
+        ...(agent === undefined ? {} : { agent }),
       },
       (res) => {
         res.resume();
@@ -546,6 +553,29 @@ describe('authbridge CLI', function () {
     expect(failed.code).to.equal(69);
     expect(failed.err.trim()).to.match(/^authbridge: STORE_UNAVAILABLE: sqlite open: /);
     expect(failed.err).to.not.include('    at ');
+  });
+
+  it('serve: a port already taken is one line on stderr and exit 69, not a stack trace', async function () {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      writeFileSync(
+        join(dir, 'taken.yaml'),
+        `server:\n  host: 127.0.0.1\n  port: ${String(port)}\n  secret: "${SECRET}"\nstores:\n  path: ${join(dir, 'taken.db')}\nbackends:\n  - type: local\nlogging:\n  level: silent\n`,
+      );
+      const failed = await run(['serve', '--config', join(dir, 'taken.yaml')]);
+      expect(failed.code).to.equal(69);
+      expect(failed.err.trim()).to.equal(
+        `authbridge: cannot listen on 127.0.0.1:${String(port)}: EADDRINUSE`,
+      );
+    } finally {
+      await new Promise<void>((resolve) =>
+        taken.close(() => {
+          resolve();
+        }),
+      );
+    }
   });
 
   it('serve: listens, answers, and shuts down gracefully on SIGTERM', async function () {
