@@ -100,7 +100,11 @@ export async function createApp(
     const passwordLogin = backends.some((b) => b.accepts({ username: 'u', password: 'p' }));
 
     const app = new Koa<HostState>() as HostApp;
-    app.proxy = config.server.trustProxy;
+    // Koa believes the last `maxIpsCount` X-Forwarded-For entries only (0 would mean all of them,
+    // and the leftmost, the client's own, would become `ctx.ip` in the audit log).
+    const proxies = config.server.trustProxy === true ? 1 : config.server.trustProxy || 0;
+    app.proxy = proxies > 0;
+    app.maxIpsCount = proxies;
     app.silent = true; // errors are logged by edge(), with request ids
 
     const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);

@@ -21,6 +21,10 @@ function fromEnv<T extends z.ZodType>(schema: T): z.ZodPreprocess<T> {
   }, schema);
 }
 
+const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
+// Longer timers fire at once in Node (TimeoutOverflowWarning): a drain timeout would cut at 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const permissionList = z.array(
   z.string().regex(/^[^.\s]+\.[^\s]+$/, 'permissions look like app_label.codename'),
 );
@@ -238,21 +242,25 @@ export const configSchema = z
   .object({
     server: z
       .object({
-        host: z.string().default('127.0.0.1'),
+        // Not empty: `listen(port, '')` binds every interface, the opposite of the default.
+        host: z.string().min(1, 'host must name an address').default('127.0.0.1'),
         port: fromEnv(z.number().int().min(0).max(65535)).default(8080),
         /** The URL people reach the host at; SAML ACS URLs are built from it, never from Host. */
         publicUrl: z.url().optional(),
-        /** Trust X-Forwarded-* (only behind a proxy that sets them). */
-        trustProxy: fromEnv(z.boolean()).default(false),
+        /**
+         * Trust X-Forwarded-* (only behind proxies that set them): `true` for one proxy, or how
+         * many there are in a row. The client address is the one the outermost of them saw:
+         * entries a client put in X-Forwarded-For itself are never believed.
+         */
+        trustProxy: fromEnv(z.union([z.boolean(), z.number().int().min(1).max(10)])).default(false),
         /** HMAC secret for session hashes: at least 32 characters, from `${ENV}` in production. */
         secret: z.string().min(32, 'secret must be at least 32 characters'),
-        sessionMaxAgeMs: z
-          .number()
-          .int()
-          .positive()
-          .default(8 * 60 * 60 * 1000),
-        /** How long shutdown waits for in-flight requests. */
-        shutdownTimeoutMs: fromEnv(z.number().int().positive()).default(10_000),
+        /** At most a year: a cookie's Max-Age and expiry dates must stay representable. */
+        sessionMaxAgeMs: fromEnv(z.number().int().positive().max(YEAR_MS)).default(
+          8 * 60 * 60 * 1000,
+        ),
+        /** How long shutdown waits for in-flight requests; at most a Node timer's 24.8 days. */
+        shutdownTimeoutMs: fromEnv(z.number().int().positive().max(MAX_TIMER_MS)).default(10_000),
       })
       .strict(),
     stores: z

@@ -345,6 +345,40 @@ describe('reference host over HTTP', function () {
     expect(audit('logout')[0]).to.include({ username: 'olga' });
   });
 
+  it('takes the client address from the proxies it trusts, never from what the client wrote', async function () {
+    const forged = '10.9.9.9, 203.0.113.9'; // the client wrote 10.9.9.9; the proxy added the rest
+    for (const [trustProxy, ip] of [
+      [false, undefined],
+      [true, '203.0.113.9'],
+      [2, '10.9.9.9'],
+    ] as const) {
+      const lines: string[] = [];
+      const behind = await createApp(
+        parseConfig(
+          {
+            server: { secret: SECRET, trustProxy },
+            stores: { kind: 'memory' },
+            backends: [{ type: 'local' }],
+          },
+          {},
+        ),
+        { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
+      );
+      try {
+        await formLogin(request.agent(behind.callback()), 'nobody', 'wrong-password', 200, {
+          'X-Forwarded-For': forged,
+        });
+        const failed = lines
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l['msg'] === 'login failed');
+        if (ip === undefined) expect(failed?.['ip']).to.match(/127\.0\.0\.1$/);
+        else expect(failed?.['ip']).to.equal(ip);
+      } finally {
+        await behind.close();
+      }
+    }
+  });
+
   it('is not ready when its store is gone (fail closed)', async function () {
     await app.close();
     const res = await request(app.callback()).get('/readyz').expect(503);

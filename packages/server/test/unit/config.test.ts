@@ -73,7 +73,13 @@ describe('host configuration', function () {
   });
 
   it('reads numbers and booleans that ${ENV} gives as strings, and refuses what they do not spell', function () {
-    const env = { PORT: '9090', PROXY: 'true', TIMEOUT: ' 2500 ', SECRET_DIGITS: '1'.repeat(40) };
+    const env = {
+      PORT: '9090',
+      PROXY: 'true',
+      TIMEOUT: ' 2500 ',
+      SESSION: '3600000',
+      SECRET_DIGITS: '1'.repeat(40),
+    };
     const config = parseConfig(
       {
         server: {
@@ -81,12 +87,18 @@ describe('host configuration', function () {
           port: '${PORT}',
           trustProxy: '${PROXY}',
           shutdownTimeoutMs: '${TIMEOUT}',
+          sessionMaxAgeMs: '${SESSION}',
         },
         backends: [{ type: 'local' }],
       },
       env,
     );
-    expect(config.server).to.include({ port: 9090, trustProxy: true, shutdownTimeoutMs: 2500 });
+    expect(config.server).to.include({
+      port: 9090,
+      trustProxy: true,
+      shutdownTimeoutMs: 2500,
+      sessionMaxAgeMs: 3_600_000,
+    });
     // A string field stays a string, digits or not.
     expect(config.server.secret).to.equal('1'.repeat(40));
     const err = configError(() =>
@@ -96,6 +108,27 @@ describe('host configuration', function () {
       ),
     );
     expect(err.message).to.include('server.port');
+  });
+
+  it('refuses server settings that would fail open or misbehave later', function () {
+    for (const [server, path] of [
+      // An empty host (say `${HOST}` set to nothing) would listen on every interface.
+      [{ host: '' }, 'server.host'],
+      // Node fires longer timers at once: the drain would cut every request at 1 ms.
+      [{ shutdownTimeoutMs: 2 ** 31 }, 'server.shutdownTimeoutMs'],
+      // Past a year: cookie expiry dates stop being dates.
+      [{ sessionMaxAgeMs: 9e15 }, 'server.sessionMaxAgeMs'],
+      [{ trustProxy: 0 }, 'server.trustProxy'],
+      [{ trustProxy: 'yes' }, 'server.trustProxy'],
+    ] as const) {
+      const err = configError(() =>
+        parseConfig({ ...minimal, server: { secret: SECRET, ...server } }, {}),
+      );
+      expect(err.message).to.include(path);
+    }
+    expect(
+      parseConfig({ ...minimal, server: { secret: SECRET, trustProxy: 2 } }, {}).server.trustProxy,
+    ).to.equal(2);
   });
 
   it('refuses a config user with a weak password and a malformed permission', function () {
