@@ -207,7 +207,14 @@ export async function createApp(
       const password = typeof body['password'] === 'string' ? body['password'] : '';
       const next = safeLocalPath(body['next']);
       const end = metrics.loginDuration.startTimer();
-      const user = await authenticator.authenticate(ctx, { username, password });
+      let user: Awaited<ReturnType<typeof authenticator.authenticate>>;
+      try {
+        user = await authenticator.authenticate(ctx, { username, password });
+      } catch (error) {
+        // An outage or a timeout is when login latency matters most: observed too.
+        end({ backend: 'error' });
+        throw error;
+      }
       end({ backend: user?.backendId ?? 'none' });
       if (!user) {
         // The form again, 200 as Django's login view: a 401 must name a challenge (RFC 9110

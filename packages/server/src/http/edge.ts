@@ -65,11 +65,14 @@ export function edge(options: EdgeOptions): Middleware<EdgeState> {
       await next();
       // Koa answers an unrouted path or method with a text body: give it the JSON error shape.
       const status = res.statusCode;
-      if ((status === 404 || status === 405) && ctx.body == null) {
+      if ((status === 404 || status === 405 || status === 501) && ctx.body == null) {
         ctx.body =
           status === 404
             ? { code: 'NOT_FOUND', message: 'Not found' }
-            : { code: 'INVALID_REQUEST', message: 'Method not allowed' };
+            : {
+                code: 'INVALID_REQUEST',
+                message: status === 405 ? 'Method not allowed' : 'Not implemented',
+              };
         ctx.status = status; // setting a body makes Koa's status 200
       }
     } catch (error) {

@@ -136,6 +136,9 @@ describe('reference host with LDAP (real slapd)', function () {
       // A directory user meets the outage: 503, fail closed, not "wrong password".
       const alice = await login(request.agent(outage.callback()), 'alice', 'alice-password');
       expect(alice.status).to.equal(503);
+      // Its latency is measured all the same: outages are when it matters.
+      const metrics = (await request(outage.callback()).get('/metrics').expect(200)).text;
+      expect(metrics).to.include('authbridge_login_duration_seconds_count{backend="error"} 1');
     } finally {
       await outage.close();
     }

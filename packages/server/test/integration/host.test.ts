@@ -145,6 +145,12 @@ describe('reference host over HTTP', function () {
     const method = await request(server).delete('/api/me').expect(405);
     expect(method.body).to.deep.equal({ code: 'INVALID_REQUEST', message: 'Method not allowed' });
     expect(method.headers['allow']).to.include('GET');
+    // A method no route knows (WebDAV's PROPFIND): 501, in the same JSON shape.
+    const unknown = await request(server)
+      .propfind('/login')
+      .expect(501)
+      .expect('content-type', /json/);
+    expect(unknown.body).to.deep.equal({ code: 'INVALID_REQUEST', message: 'Not implemented' });
   });
 
   it('logs in with the form, shows the user at /api/me, logs out', async function () {
