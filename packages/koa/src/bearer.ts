@@ -12,13 +12,15 @@ import { setKnownUser } from './session-auth.js';
 /** Options for {@link bearer}. */
 export interface BearerOptions<TUser extends User> {
   readonly authenticator: Authenticator<TUser>;
-  /** `realm` in challenges. Default `authbridge`. */
+  /** `realm` in challenges: printable ASCII, no `"` or `\\`. Default `authbridge`. */
   readonly realm?: string;
 }
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const AUTHORIZATION = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const BEARER_SCHEME = /^Bearer(?: |$)/i;
+// A quoted-string's content without quoting: visible ASCII and spaces, no `"` or `\`.
+const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** An error carrying the headers Koa (and {@link errorHandler}) must send with it. */
 export class ChallengeError extends AuthBridgeError {
@@ -36,13 +38,20 @@ export class ChallengeError extends AuthBridgeError {
  * Reads `Authorization: Bearer <token>` and authenticates `{ token }` through the chain. No header,
  * or another scheme: the request goes on as anonymous (guards then answer 401 with a bare
  * challenge). A malformed Bearer header is 400 `invalid_request`; a token no backend accepts is
- * 401 `invalid_token`. Tokens in the query string are not read (they end up in logs). A backend
- * outage propagates (503).
+ * 401 `invalid_token`, as is one a backend refuses with a 4xx error of its own (a malformed or
+ * replayed token). Tokens in the query string are not read (they end up in logs). A backend outage
+ * propagates (503).
+ *
+ * @throws {AuthBridgeError} CONFIG_INVALID for a realm that is not printable ASCII or holds `"` or
+ * `\`: it goes into a header on every refusal.
  */
 export function bearer<TUser extends User>(
   options: BearerOptions<TUser>,
 ): Middleware<AuthState<TUser>> {
-  const realm = (options.realm ?? 'authbridge').replace(/["\\]/g, '');
+  const realm = options.realm ?? 'authbridge';
+  if (!REALM.test(realm))
+    throw new AuthBridgeError('CONFIG_INVALID', 'realm must be printable ASCII without " or \\');
+  const invalidToken = `Bearer realm="${realm}", error="invalid_token"`;
   return async (ctx, next) => {
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = options.authenticator;
     (ctx.state as { bearerRealm?: string }).bearerRealm = realm;
@@ -60,9 +69,21 @@ export function bearer<TUser extends User>(
         'INVALID_REQUEST',
         `Bearer realm="${realm}", error="invalid_request"`,
       );
-    const user = await options.authenticator.authenticate(ctx, { token: match[1] });
-    if (!user)
-      throw new ChallengeError('INVALID_TOKEN', `Bearer realm="${realm}", error="invalid_token"`);
+    let user: TUser | null;
+    try {
+      user = await options.authenticator.authenticate(ctx, { token: match[1] });
+    } catch (error) {
+      // A backend that refuses the token with an error of its own (4xx) refuses it all the same:
+      // the answer is RFC 6750's, with its challenge. Outages (5xx) pass through.
+      if (
+        error instanceof AuthBridgeError &&
+        error.status < 500 &&
+        !(error instanceof ChallengeError)
+      )
+        throw new ChallengeError('INVALID_TOKEN', invalidToken);
+      throw error;
+    }
+    if (!user) throw new ChallengeError('INVALID_TOKEN', invalidToken);
     setKnownUser(ctx, user);
     ctx.state.authVia = 'bearer';
     await next();

@@ -65,7 +65,16 @@ export function requirePerm(
       return;
     }
     const obj = options.obj?.(ctx);
-    if (!(await ctx.state.authenticator.hasPerms(user, list, obj))) throw new PermissionDenied();
+    if (!(await ctx.state.authenticator.hasPerms(user, list, obj))) {
+      // RFC 6750 §3.1: a token that does not reach the resource is refused with a challenge too.
+      const realm = (ctx.state as { bearerRealm?: string }).bearerRealm;
+      if (realm !== undefined && ctx.state.authVia === 'bearer')
+        throw new ChallengeError(
+          'INSUFFICIENT_SCOPE',
+          `Bearer realm="${realm}", error="insufficient_scope"`,
+        );
+      throw new PermissionDenied();
+    }
     await next();
   };
 }

@@ -80,6 +80,13 @@ export interface SamlRoutesOptions {
 const SAML_SESSION_KEY = '_saml_session';
 
 const ROUTE = /^\/([A-Za-z0-9_-]{1,64})\/(login|acs|metadata|slo)$/;
+// What each route allows (the pattern above admits only these four actions).
+const ALLOWED: Readonly<Record<string, string>> = {
+  login: 'GET',
+  acs: 'POST',
+  metadata: 'GET, HEAD',
+  slo: 'GET, POST',
+};
 
 /**
  * One middleware serving every IdP's SAML endpoints. Mount it after `sessions()`, a body parser
@@ -100,12 +107,17 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       return;
     }
     try {
-      if (action === 'login' && ctx.method === 'GET') await startLogin(ctx, idp);
-      else if (action === 'acs' && ctx.method === 'POST') await acs(ctx, idp);
-      else if (action === 'metadata' && ctx.method === 'GET') metadata(ctx);
-      else if (action === 'slo' && (ctx.method === 'GET' || ctx.method === 'POST'))
-        await slo(ctx, idp);
-      else ctx.status = 405;
+      const method = ctx.method;
+      if (action === 'login' && method === 'GET') await startLogin(ctx, idp);
+      else if (action === 'acs' && method === 'POST') await acs(ctx, idp);
+      else if (action === 'metadata' && (method === 'GET' || method === 'HEAD')) metadata(ctx);
+      else if (action === 'slo' && (method === 'GET' || method === 'POST')) await slo(ctx, idp);
+      else {
+        // RFC 9110 §15.5.6: a 405 names what the resource allows. No HEAD on login: it would
+        // issue (and remember) an AuthnRequest.
+        ctx.status = 405;
+        ctx.set('Allow', ALLOWED[action] ?? 'GET');
+      }
     } catch (error) {
       throw refusal(error);
     }

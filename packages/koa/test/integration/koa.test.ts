@@ -42,8 +42,11 @@ const tokenBackend: AuthBackend<{ token: string }> = {
   id: 'tokens',
   accepts: (c): c is { token: string } =>
     typeof (c as { token?: unknown } | null)?.token === 'string',
-  authenticate: async (_r, c) =>
-    c.token === 'good-token' ? createUser({ id: 'svc', username: 'svc' }) : null,
+  authenticate: async (_r, c) => {
+    // A backend may refuse a token with an error of its own (a replayed or malformed one).
+    if (c.token === 'replayed-token') throw new AuthBridgeError('REPLAY_DETECTED');
+    return c.token === 'good-token' ? createUser({ id: 'svc', username: 'svc' }) : null;
+  },
   getUser: async () => null,
   close: async () => undefined,
 };
@@ -81,6 +84,9 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
   api.use(bearer({ authenticator, realm: 'api' }));
   api.get('/api/token-me', requireAuth(), async (ctx) => {
     ctx.body = { username: (await ctx.state.user).username };
+  });
+  api.get('/api/token-wiki', requirePerm('wiki.edit'), (ctx) => {
+    ctx.body = { ok: true };
   });
   app.use(api.routes());
 
@@ -570,6 +576,29 @@ describe('@authbridge/koa over HTTP', function () {
       .set('Authorization', 'Basic YWxpY2U6cHc=')
       .expect(401);
     expect(basic.headers['www-authenticate']).to.equal('Bearer realm="api"');
+    // A token a backend refuses with an error of its own: still RFC 6750's 401 and challenge.
+    const replayed = await request(server)
+      .get('/api/token-me')
+      .set('Authorization', 'Bearer replayed-token')
+      .expect(401);
+    expect(replayed.headers['www-authenticate']).to.equal(
+      'Bearer realm="api", error="invalid_token"',
+    );
+    // A good token without the permission: 403 insufficient_scope, with its challenge (§3.1).
+    const scope = await request(server)
+      .get('/api/token-wiki')
+      .set('Authorization', 'Bearer good-token')
+      .expect(403);
+    expect(scope.headers['www-authenticate']).to.equal(
+      'Bearer realm="api", error="insufficient_scope"',
+    );
+    expect((scope.body as { code: string }).code).to.equal('INSUFFICIENT_SCOPE');
+    // The realm goes into a header: only printable ASCII without quotes or backslashes.
+    const authenticator = new Authenticator({ backends: [tokenBackend] });
+    for (const realm of ['API 日本', 'a"b', 'a\\b', '', 'line\nbreak'])
+      expect(() => bearer({ authenticator, realm }))
+        .to.throw(AuthBridgeError)
+        .with.property('code', 'CONFIG_INVALID');
   });
 
   it('keeps the session that changed its own password and ends the others (update_session_auth_hash)', async function () {

@@ -136,6 +136,18 @@ describe('reference host with SAML (demo IdP)', function () {
     const metadata = await fetch(`${host.url}/saml/demo/metadata`);
     expect(metadata.headers.get('content-type')).to.include('samlmetadata+xml');
     expect(await metadata.text()).to.include(`${host.url}/saml/demo/acs`);
+    // HEAD where GET is; a wrong method is 405 naming what the route allows.
+    const head = await fetch(`${host.url}/saml/demo/metadata`, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
+    for (const [path, method, allow] of [
+      ['acs', 'GET', 'POST'],
+      ['metadata', 'POST', 'GET, HEAD'],
+      ['login', 'HEAD', 'GET'],
+    ] as const) {
+      const refused = await fetch(`${host.url}/saml/demo/${path}`, { method, redirect: 'manual' });
+      expect(refused.status, `${method} ${path}`).to.equal(405);
+      expect(refused.headers.get('allow')).to.equal(allow);
+    }
   });
 
   it('logs in SP-initiated through the IdP, refuses a replay, and logs out', async function () {
