@@ -14,6 +14,7 @@ import {
   safeLocalPath,
 } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
+import { hash, randomBytes } from 'node:crypto';
 import type { AuthState } from './auth-state.js';
 import { escapeHtml } from './escape-html.js';
 import { destroySession } from './session.js';
@@ -25,6 +26,8 @@ export interface SamlSessionFacts {
   readonly nameId: string | undefined;
   readonly sessionIndex: string | undefined;
   readonly expiresAt: number;
+  /** The AuthnRequest answered; undefined for an IdP-initiated login. */
+  readonly inResponseTo?: string | undefined;
 }
 
 /** A message for the IdP: a Redirect URL, or form fields the browser posts (HTTP-POST). */
@@ -42,7 +45,7 @@ export interface SamlRoutesBackend {
   createLoginRequest(
     idpId: string,
     options?: { readonly relayState?: string },
-  ): Promise<OutboundSamlMessage>;
+  ): Promise<OutboundSamlMessage & { readonly requestId: string }>;
   recordSession(session: never, localSessionId: string): Promise<void>;
   createLogoutRequest(
     session: never,
@@ -79,6 +82,28 @@ export interface SamlRoutesOptions {
 // Kept in the session so an SP-initiated logout can name the IdP session it ends.
 const SAML_SESSION_KEY = '_saml_session';
 
+// The AuthnRequests a browser started, so their answers are taken in that browser only: a few at
+// once (tabs), for as long as an IdP login may take.
+const REQUESTS_COOKIE = 'authbridge.saml-requests';
+const MAX_STARTED_REQUESTS = 4;
+const STARTED_REQUEST_MS = 15 * 60 * 1000;
+const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
+// How long a verified answer waits for its browser to come back (one redirect).
+const PENDING_LOGIN_MS = 60_000;
+
+/** A verified SP-initiated login waiting for its browser's GET. */
+interface PendingLogin {
+  readonly userId: string;
+  readonly backendId: string | undefined;
+  readonly saml: SamlSessionFacts;
+  readonly relayState: string | undefined;
+}
+
+function pendingKey(key: string): string {
+  // Stored under a hash: a dump of the store hands out no usable resume link.
+  return `saml-login:${hash('sha256', key, 'base64url')}`;
+}
+
 const ROUTE = /^\/([A-Za-z0-9_-]{1,64})\/(login|acs|metadata|slo)$/;
 // What each route allows (the pattern above admits only these four actions).
 const ALLOWED: Readonly<Record<string, string>> = {
@@ -110,6 +135,8 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       const method = ctx.method;
       if (action === 'login' && method === 'GET') await startLogin(ctx, idp);
       else if (action === 'acs' && method === 'POST') await acs(ctx, idp);
+      else if (action === 'acs' && method === 'GET' && typeof ctx.query['resume'] === 'string')
+        await resume(ctx, idp, ctx.query['resume']);
       else if (action === 'metadata' && (method === 'GET' || method === 'HEAD')) metadata(ctx);
       else if (action === 'slo' && (method === 'GET' || method === 'POST')) await slo(ctx, idp);
       else {
@@ -129,6 +156,16 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       idp,
       relayState === undefined ? {} : { relayState },
     );
+    // This browser started this request: the answer is taken only in this browser (below).
+    const started = [request.requestId, ...startedRequests(ctx)].slice(0, MAX_STARTED_REQUESTS);
+    ctx.cookies.set(REQUESTS_COOKIE, started.join('.'), {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      path: base,
+      maxAge: STARTED_REQUEST_MS,
+      overwrite: true,
+    });
     sendSamlMessage(ctx, request, 'in');
   }
 
@@ -144,14 +181,82 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       relayState,
     })) as (User & { readonly saml?: SamlSessionFacts }) | null;
     if (!user) throw new AuthBridgeError('PROTOCOL_INVALID');
-    await login(ctx, user, { expiresAt: user.saml?.expiresAt });
+    if (user.saml?.inResponseTo === undefined) {
+      // IdP-initiated (only where allowed): nothing to bind it to.
+      await finishLogin(ctx, user, user.saml, relayState);
+      return;
+    }
+    // An answer to our request arrives in a cross-site POST, which carries no SameSite=Lax cookie:
+    // the browser cannot be checked here. The verified login waits a minute under a one-time key
+    // while the browser comes back with a GET, which carries its cookies (login CSRF: otherwise a
+    // response someone captured for their own request would log this browser into their account).
+    const key = randomBytes(32).toString('base64url');
+    const pending: PendingLogin = {
+      userId: user.id,
+      backendId: (user as { backendId?: string }).backendId,
+      saml: user.saml,
+      relayState,
+    };
+    await options.sessionStore.set(pendingKey(key), JSON.stringify(pending), PENDING_LOGIN_MS);
+    ctx.status = 303;
+    ctx.redirect(`${base}/${idp}/acs?resume=${key}`);
+  }
+
+  async function resume(ctx: Context, idp: string, key: string): Promise<void> {
+    const raw = /^[A-Za-z0-9_-]{43}$/.test(key)
+      ? await options.sessionStore.get(pendingKey(key))
+      : undefined;
+    // Once: of two uses of the key, only the one that removes it goes on.
+    if (raw === undefined || !(await options.sessionStore.deleteIfEquals(pendingKey(key), raw)))
+      throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
+        detail: 'saml: unknown, used or expired login resume key',
+      });
+    const pending = JSON.parse(raw) as PendingLogin;
+    const started = startedRequests(ctx);
+    if (pending.saml.idp !== idp || !started.includes(pending.saml.inResponseTo ?? ''))
+      throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
+        detail: 'saml: a response to a login this browser did not start',
+      });
+    const user = await options.authenticator.getUser(
+      pending.userId,
+      pending.backendId ?? options.backend.id,
+    );
+    if (!user.isAuthenticated)
+      throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
+        detail: 'saml: the user is gone or inactive',
+      });
+    const rest = started.filter((id) => id !== pending.saml.inResponseTo);
+    ctx.cookies.set(REQUESTS_COOKIE, rest.length > 0 ? rest.join('.') : null, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      path: base,
+      ...(rest.length > 0 ? { maxAge: STARTED_REQUEST_MS } : {}),
+      overwrite: true,
+    });
+    await finishLogin(ctx, user, pending.saml, pending.relayState);
+  }
+
+  async function finishLogin(
+    ctx: Context,
+    user: User,
+    saml: SamlSessionFacts | undefined,
+    relayState: string | undefined,
+  ): Promise<void> {
+    await login(ctx, user, { expiresAt: saml?.expiresAt });
     const session = (ctx.state as AuthState).session;
-    if (user.saml && session) {
-      session.set(SAML_SESSION_KEY, user.saml);
-      await options.backend.recordSession(user.saml as never, session.id);
+    if (saml && session) {
+      session.set(SAML_SESSION_KEY, saml);
+      await options.backend.recordSession(saml as never, session.id);
     }
     ctx.status = 303;
     ctx.redirect(safeLocalPath(relayState) ?? '/');
+  }
+
+  /** The AuthnRequest IDs this browser started (from our cookie), newest first. */
+  function startedRequests(ctx: Context): string[] {
+    const value = ctx.cookies.get(REQUESTS_COOKIE);
+    return value === undefined ? [] : value.split('.').filter((id) => REQUEST_ID.test(id));
   }
 
   function metadata(ctx: Context): void {

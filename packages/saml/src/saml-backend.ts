@@ -68,6 +68,11 @@ export interface SamlSession {
   readonly authnContextClassRef: string | undefined;
   /** When the local session must end: SessionNotOnOrAfter, capped by `maxSessionMs`. */
   readonly expiresAt: number;
+  /**
+   * The AuthnRequest this login answers; undefined for an IdP-initiated one. A route can check it
+   * against the requests this browser started (login CSRF: a response captured by someone else).
+   */
+  readonly inResponseTo: string | undefined;
 }
 
 /** A user logged in through SAML. */
@@ -653,6 +658,7 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       authnInstant: assertion.authnInstant,
       authnContextClassRef: assertion.authnContextClassRef,
       expiresAt: Math.min(cap, assertion.sessionNotOnOrAfter ?? cap),
+      inResponseTo: assertion.inResponseTo,
     });
     return Object.freeze({ ...userFromStored(stored), saml: session });
   }

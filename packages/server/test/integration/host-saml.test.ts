@@ -165,8 +165,15 @@ describe('reference host with SAML (demo IdP)', function () {
     const acsForm = formOf(await posted.text());
     expect(acsForm.action).to.equal(`${host.url}/saml/demo/acs`);
     const acs = await browser.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    // The cross-site POST carries no Lax cookie: the browser comes back with a GET that does.
     expect(acs.status).to.equal(303);
-    expect(acs.headers.get('location')).to.equal('/api/me');
+    const back = acs.headers.get('location')!;
+    expect(back).to.match(/^\/saml\/demo\/acs\?resume=[A-Za-z0-9_-]{43}$/);
+    const resumed = await browser.request(new URL(back, host.url).href);
+    expect(resumed.status).to.equal(303);
+    expect(resumed.headers.get('location')).to.equal('/api/me');
+    // The resume link works once.
+    expect((await browser.request(new URL(back, host.url).href)).status).to.equal(403);
     const me = (await (await browser.request(`${host.url}/api/me`)).json()) as {
       username: string;
       backend: string;
@@ -193,6 +200,27 @@ describe('reference host with SAML (demo IdP)', function () {
     });
     expect(out.status).to.equal(303);
     expect((await browser.request(`${host.url}/api/me`)).status).to.equal(401);
+  });
+
+  it('takes an answer only in the browser that started the login (no login CSRF)', async function () {
+    // Someone starts a login, signs in at the IdP as themselves and keeps the answer...
+    const attacker = new Browser();
+    const start = await attacker.request(`${host.url}/saml/demo/login`);
+    const idpPage = await (await attacker.request(start.headers.get('location')!)).text();
+    const loginForm = formOf(idpPage);
+    const posted = await attacker.request(new URL(loginForm.action, idp.ssoUrl).href, {
+      method: 'POST',
+      form: { ...loginForm.fields, username: 'sam', password: 'sam-password' },
+    });
+    const acsForm = formOf(await posted.text());
+    // ...and has another browser post it (an auto-submitting page): that browser is not logged in.
+    const victim = new Browser();
+    const acs = await victim.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    expect(acs.status).to.equal(303);
+    const resumed = await victim.request(new URL(acs.headers.get('location')!, host.url).href);
+    expect(resumed.status).to.equal(403);
+    expect(((await resumed.json()) as { code: string }).code).to.equal('PROTOCOL_INVALID');
+    expect((await victim.request(`${host.url}/api/me`)).status).to.equal(401);
   });
 
   it('answers a forged SAMLResponse with a generic failure, audited and counted', async function () {
