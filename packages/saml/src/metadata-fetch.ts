@@ -49,6 +49,9 @@ for (const [net, bits] of [
   PRIVATE.addSubnet(net, bits, 'ipv6');
 }
 
+const NAT64 = new BlockList();
+NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
+
 /** Whether `address` is private, loopback, link-local, multicast or unspecified. */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
@@ -56,7 +59,20 @@ export function isPrivateAddress(address: string): boolean {
   if (family !== 6) return true;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1] !== undefined) return PRIVATE.check(mapped[1], 'ipv4');
+  // NAT64 (RFC 6052, 64:ff9b::/96) reaches the IPv4 address in its last 32 bits: judge that one.
+  const nat64 = embeddedNat64(address);
+  if (nat64 !== undefined) return PRIVATE.check(nat64, 'ipv4');
   return PRIVATE.check(address, 'ipv6');
+}
+
+function embeddedNat64(address: string): string | undefined {
+  if (!NAT64.check(address, 'ipv6')) return undefined;
+  // The URL parser writes the address in its one canonical form: 64:ff9b::a00:1 and the like.
+  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const groups = canonical.split(':');
+  const high = Number.parseInt(groups.at(-2) ?? '0', 16) || 0;
+  const low = Number.parseInt(groups.at(-1) ?? '0', 16) || 0;
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 function refused(message: string): AuthBridgeError {

@@ -277,10 +277,15 @@ describe('metadata fetch guards (H4)', function () {
       'fd00::1',
       '::ffff:127.0.0.1',
       '0.0.0.0',
+      // NAT64 to a private IPv4 address, in its forms.
+      '64:ff9b::a00:1',
+      '64:ff9b::10.0.0.1',
+      '64:ff9b:0:0:0:0:7f00:1',
+      '64:ff9b::a9fe:a9fe',
     ]) {
       expect(isPrivateAddress(a), a).to.equal(true);
     }
-    for (const a of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'])
+    for (const a of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946', '64:ff9b::5db8:d822'])
       expect(isPrivateAddress(a), a).to.equal(false);
   });
 
