@@ -107,6 +107,18 @@ export function describeKeyValueStoreConformance(
       expect(await s.store.setIfAbsent('lock', 'third', 1000), 'still held').to.equal(false);
     });
 
+    it('takes any positive finite TTL: fractions and far futures', async function () {
+      await s.store.set('f', 'v', 1500.5);
+      expect(await s.store.setIfAbsent('g', 'v', 0.5)).to.equal(true);
+      expect(await s.store.setIfPresent('f', 'w', 1e20)).to.equal(true);
+      expect(await s.store.get('f')).to.equal('w');
+      expect(await s.store.get('g')).to.equal('v');
+      await s.advance(1);
+      expect(await s.store.get('g'), 'expired after its (fractional) TTL').to.equal(undefined);
+      await s.advance(10 * 365 * 24 * 3_600_000);
+      expect(await s.store.get('f'), 'a far-future TTL').to.equal('w');
+    });
+
     it('treats keys as opaque strings', async function () {
       const keys = ["a'b", 'a"b', 'x%_y', '\u{1F600}', 'k\u0000nul', ' '.repeat(3)];
       for (const [i, key] of keys.entries()) await s.store.set(key, String(i));

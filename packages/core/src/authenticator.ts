@@ -102,7 +102,8 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
     let deniedBy: string | undefined;
     for (const backend of this.#backends) {
       if (!backend.accepts(credentials)) continue;
-      let user: TUser | null;
+      // `undefined` too: the type says null, but a JavaScript backend's bare `return` gives that.
+      let user: TUser | null | undefined;
       try {
         user = await backend.authenticate(request, credentials);
       } catch (error) {
@@ -122,7 +123,9 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
           });
         throw error;
       }
-      if (user === null) continue;
+      // Django's `is None`: a JavaScript backend's bare `return` (undefined) is no opinion either,
+      // never a user made of nothing but a backend id.
+      if (user == null) continue;
       // A new frozen record rather than a mutation: backends may cache and share user objects.
       return Object.freeze({ ...user, backendId: backend.id });
     }
@@ -142,8 +145,8 @@ export class Authenticator<TUser extends User = User, TRequest = unknown> {
     this.#assertOpen();
     const backend = this.#byId.get(backendId);
     if (!backend) return ANONYMOUS_USER;
-    const user = await backend.getUser(userId);
-    if (user === null) return ANONYMOUS_USER;
+    const user: TUser | null | undefined = await backend.getUser(userId);
+    if (user == null) return ANONYMOUS_USER;
     return Object.freeze({ ...user, backendId: backend.id });
   }
 

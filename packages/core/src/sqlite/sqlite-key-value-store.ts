@@ -24,6 +24,14 @@ interface CachedValue {
   readonly expiresAt: number | null;
 }
 
+/**
+ * The expiry column's value: a whole millisecond (the STRICT table's INTEGER refuses fractions),
+ * rounded up so an entry never expires early, and within what SQLite and JavaScript both hold.
+ */
+function expiresAt(now: number, ttlMs: number): number {
+  return Math.min(Math.ceil(now + ttlMs), Number.MAX_SAFE_INTEGER);
+}
+
 // Expired rows are invisible at once and deleted in bulk every this many writes.
 const SWEEP_EVERY_WRITES = 1024;
 
@@ -100,7 +108,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
     this.#cache?.delete(key);
     const now = this.#clock.now();
     const result = this.#run('setIfAbsent', () =>
-      this.#setIfAbsent.run(key, value, now + ttlMs, now),
+      this.#setIfAbsent.run(key, value, expiresAt(now, ttlMs), now),
     );
     this.#afterWrite();
     return Number(result.changes) === 1;
@@ -140,7 +148,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   }
 
   #expiry(ttlMs: number | undefined): number | null {
-    return ttlMs === undefined ? null : this.#clock.now() + ttlMs;
+    return ttlMs === undefined ? null : expiresAt(this.#clock.now(), ttlMs);
   }
 
   #afterWrite(): void {

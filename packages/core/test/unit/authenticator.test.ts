@@ -129,6 +129,16 @@ describe('Authenticator (Django backend semantics)', function () {
       expect(failed[0]?.credentials).to.include({ idp: 'corp' });
     });
 
+    it("treats a backend returning undefined (a bare return) as no opinion, as Django's is None", async function () {
+      const b = scripted({ id: 'b', result: alice });
+      const js = { ...scripted({ id: 'js' }), authenticate: async () => undefined as never };
+      const user = await new Authenticator({ backends: [js, b] }).authenticate(undefined, {});
+      expect(user?.username).to.equal('alice');
+      expect(await new Authenticator({ backends: [js] }).authenticate(undefined, {})).to.equal(
+        null,
+      );
+    });
+
     it('propagates a TypeError thrown inside authenticate (not swallowed as "not accepted")', async function () {
       const auth = new Authenticator({
         backends: [scripted({ id: 'a', result: new TypeError('bug') })],
