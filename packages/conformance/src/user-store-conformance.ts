@@ -169,6 +169,25 @@ export function describeUserStoreConformance(
       await expectRejection(s.store.setPassword('missing', 'h'), 'NOT_FOUND');
     });
 
+    it('sets a password only over the hash it was told to expect (ifPasswordHash)', async function () {
+      const user = await s.store.create({ username: 'u', passwordHash: 'h1' });
+      // Changed meanwhile: nothing is written, and the user comes back as it stands.
+      const reset = await s.store.setPassword(user.id, 'h-reset');
+      const stale = await s.store.setPassword(user.id, 'h1-rehashed', {
+        keepSessions: true,
+        ifPasswordHash: 'h1',
+      });
+      expect(stale.passwordHash).to.equal('h-reset');
+      expect(stale.sessionVersion).to.equal(reset.sessionVersion);
+      expect((await s.store.getById(user.id))?.passwordHash).to.equal('h-reset');
+      const fresh = await s.store.setPassword(user.id, 'h-rehashed', {
+        keepSessions: true,
+        ifPasswordHash: 'h-reset',
+      });
+      expect(fresh.passwordHash).to.equal('h-rehashed');
+      expect(fresh.sessionVersion).to.equal(reset.sessionVersion);
+    });
+
     it('updates fields, keeps the rest, and reports a missing user', async function () {
       const user = await s.store.create({ username: 'u', email: 'u@example.org', isStaff: true });
       const next = await s.store.update(user.id, { displayName: 'U', isActive: false });

@@ -104,11 +104,16 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     if (!(await verifyPassword(password, stored.passwordHash))) return null;
     if (!this.#canAuthenticate(stored)) return null;
     if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
-      // Same password, stronger hash: keep the session version so current sessions survive.
+      // Same password, stronger hash: keep the session version so current sessions survive —
+      // but only over the hash just checked. A password reset or a deactivation while the two
+      // scrypt runs took place wins: this login checked a password that is no longer the user's.
       const rehashed = await hashPassword(password, this.#options.scrypt);
-      return userFromStored(
-        await this.#options.store.setPassword(stored.id, rehashed, { keepSessions: true }),
-      );
+      const current = await this.#options.store.setPassword(stored.id, rehashed, {
+        keepSessions: true,
+        ifPasswordHash: stored.passwordHash,
+      });
+      if (current.passwordHash !== rehashed || !this.#canAuthenticate(current)) return null;
+      return userFromStored(current);
     }
     return userFromStored(stored);
   }

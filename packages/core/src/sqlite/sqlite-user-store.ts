@@ -174,6 +174,9 @@ export class SqliteUserStore implements UserStore {
     return this.#runWrite('setPassword', () =>
       transaction(this.#db, () => {
         const user = this.#require(id);
+        // Compared inside the write transaction: nobody changes the row between check and write.
+        if (options.ifPasswordHash !== undefined && user.passwordHash !== options.ifPasswordHash)
+          return user;
         const sessionVersion = options.keepSessions === true ? user.sessionVersion : randomUUID();
         this.#sql(
           'UPDATE users SET password_hash = ?, session_version = ?, updated_at = ? WHERE id = ?',

@@ -108,6 +108,8 @@ export class MemoryUserStore implements UserStore {
   ): Promise<StoredUser> {
     this.#assertOpen();
     const user = this.#require(id);
+    if (options.ifPasswordHash !== undefined && user.passwordHash !== options.ifPasswordHash)
+      return user;
     const next: StoredUser = Object.freeze({
       ...user,
       passwordHash,

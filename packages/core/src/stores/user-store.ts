@@ -71,6 +71,11 @@ export interface ProvisionResult {
 export interface SetPasswordOptions {
   /** Keep `sessionVersion` (the password itself did not change). Default false. */
   readonly keepSessions?: boolean;
+  /**
+   * Write only if the stored hash is still this one, atomically; otherwise write nothing and
+   * return the user as it stands. A rehash at login must not undo a change made meanwhile.
+   */
+  readonly ifPasswordHash?: string;
 }
 
 /** New local user: a profile plus, optionally, a password hash. */

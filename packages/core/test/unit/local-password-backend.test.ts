@@ -107,6 +107,33 @@ describe('LocalPasswordBackend', function () {
     ).to.equal('dan');
   });
 
+  it('does not let a rehash at login undo a password reset made while it ran', async function () {
+    const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
+    const created = await weak.createUser({ username: 'fay' }, 'old-pw');
+    // The reset lands between the login's read of the user and its rehash write.
+    let reset: Promise<unknown> | undefined;
+    const racing = new (class extends MemoryUserStore {
+      override async getByUsername(username: string) {
+        const found = await store.getByUsername(username);
+        reset ??= backend.setPassword(created.id, 'new-pw');
+        await reset;
+        return found;
+      }
+      override setPassword(...args: Parameters<MemoryUserStore['setPassword']>) {
+        return store.setPassword(...args);
+      }
+    })();
+    const rehashing = new LocalPasswordBackend({ store: racing, scrypt: fast });
+    const login = await rehashing.authenticate(undefined, { username: 'fay', password: 'old-pw' });
+    expect(login, 'the old password no longer logs in').to.equal(null);
+    expect(
+      (await backend.authenticate(undefined, { username: 'fay', password: 'new-pw' }))?.username,
+    ).to.equal('fay');
+    expect(await backend.authenticate(undefined, { username: 'fay', password: 'old-pw' })).to.equal(
+      null,
+    );
+  });
+
   it('answers permissions from the user and its groups, never for objects or inactive users', async function () {
     const user = await backend.createUser(
       { username: 'eve', groups: ['editors'], permissions: ['wiki.view'] },
