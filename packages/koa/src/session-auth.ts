@@ -135,11 +135,18 @@ export async function login(ctx: Context, user: User, options: LoginOptions = {}
 export async function updateSessionAuthHash(ctx: Context, user: User): Promise<void> {
   const internal = internalOf<User>(ctx);
   const session = requireSession(ctx);
-  // As Django (`request.user == user`): the session's user as the lookup found it, hash and expiry
-  // checked — a session an earlier password change already ended is not revived with a new hash.
-  const current = await (ctx.state as AuthState).user;
-  if (!current.isAuthenticated || current.id !== user.id) return;
-  if (user.backendId !== undefined && current.backendId !== user.backendId) return;
+  if (session.get(SESSION_KEY) !== user.id) return;
+  if (user.backendId !== undefined && session.get(BACKEND_SESSION_KEY) !== user.backendId) return;
+  const expiresAt = session.get(EXPIRES_SESSION_KEY);
+  if (typeof expiresAt === 'number' && internal.clock.now() >= expiresAt) return;
+  // As Django (`request.user == user`) when the request has looked its user up (views do, before
+  // the change): a session an earlier password change already ended is not revived. Not looked
+  // up yet, it is not looked up now: against the password just changed it would always fail.
+  const loaded = userIfLoaded(ctx);
+  if (loaded !== undefined) {
+    const current = await loaded;
+    if (!current.isAuthenticated || current.id !== user.id) return;
+  }
   session.cycleKey();
   session.set(HASH_SESSION_KEY, internal.sessionHash(user));
 }
@@ -186,6 +193,13 @@ const LAZY_USER: PropertyDescriptor = Object.freeze({
   enumerable: true,
   get: readLazyUser,
 });
+
+/** The request's user if it is known or already being looked up; undefined if not read yet. */
+function userIfLoaded(ctx: Context): Promise<AnyUser> | undefined {
+  const state = ctx.state as LazyUserSlots & { user?: Promise<AnyUser> };
+  if (RESOLVE_USER in state) return state[PENDING_USER];
+  return state.user;
+}
 
 /** @internal Replaces `ctx.state.user` with a lazily resolved value. */
 export function setUser(ctx: Context, resolve: () => Promise<AnyUser>): void {

@@ -123,9 +123,11 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
     await updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
     ctx.body = { ok: true };
   });
-  // A change-password form that checks the current password instead of the session's user.
+  // A change-password form that checks the current password instead of the session's user (and,
+  // with `peek`, reads the session's user first, as Django's views do).
   web.post('/password-by-old', async (ctx) => {
-    const { username, current, password } = ctx.request.body as Record<string, string>;
+    const { username, current, password, peek } = ctx.request.body as Record<string, string>;
+    if (peek === 'yes') await ctx.state.user;
     const user = await authenticator.authenticate(ctx, { username, password: current });
     if (!user) throw new AuthBridgeError('INVALID_CREDENTIALS');
     await updateSessionAuthHash(ctx, await local.setPassword(user.id, password ?? ''));
@@ -449,10 +451,23 @@ describe('@authbridge/koa over HTTP', function () {
         username: 'alice',
         current: 'alice-second-pw',
         password: 'alice-third-pw',
+        peek: 'yes',
         _csrf: token,
       })
       .expect(200);
     await here.get('/me').expect(401);
+  });
+
+  it('keeps the session through a change-password form that never read the session user', async function () {
+    const here = request.agent(h.app.callback());
+    await loginAs(here, 'alice', 'alice-pw');
+    const token = ((await here.get('/csrf').expect(200)).body as { token: string }).token;
+    await here
+      .post('/password-by-old')
+      .type('form')
+      .send({ username: 'alice', current: 'alice-pw', password: 'alice-next-pw', _csrf: token })
+      .expect(200);
+    await here.get('/me').expect(200);
   });
 
   it('refuses a POST without the CSRF token', async function () {
