@@ -83,10 +83,11 @@ export interface SamlRoutesOptions {
 const SAML_SESSION_KEY = '_saml_session';
 
 // The AuthnRequests a browser started, so their answers are taken in that browser only: a few at
-// once (tabs), for as long as an IdP login may take.
+// once (tabs), for as long as an IdP login may take — the longest request lifetime the SAML
+// backend accepts (its own `requestTtlMs` still decides).
 const REQUESTS_COOKIE = 'authbridge.saml-requests';
 const MAX_STARTED_REQUESTS = 4;
-const STARTED_REQUEST_MS = 15 * 60 * 1000;
+const STARTED_REQUEST_MS = 60 * 60 * 1000;
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
 // How long a verified answer waits for its browser to come back (one redirect).
 const PENDING_LOGIN_MS = 60_000;
@@ -213,10 +214,18 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       });
     const pending = JSON.parse(raw) as PendingLogin;
     const started = startedRequests(ctx);
-    if (pending.saml.idp !== idp || !started.includes(pending.saml.inResponseTo ?? ''))
+    if (pending.saml.idp !== idp || !started.includes(pending.saml.inResponseTo ?? '')) {
+      // A refused login, audited as one (a login CSRF attempt, or a browser that lost its cookie).
+      await options.authenticator.events.emit('loginFailed', {
+        request: ctx,
+        credentials: { idp },
+        failedBy: options.backend.id,
+        code: 'PROTOCOL_INVALID',
+      });
       throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
         detail: 'saml: a response to a login this browser did not start',
       });
+    }
     const user = await options.authenticator.getUser(
       pending.userId,
       pending.backendId ?? options.backend.id,

@@ -45,6 +45,8 @@ for (const [net, bits] of [
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
+  // RFC 8215 local-use NAT64: it reaches IPv4 networks of the operator's choosing.
+  ['64:ff9b:1::', 48],
 ] as const) {
   PRIVATE.addSubnet(net, bits, 'ipv6');
 }

@@ -282,6 +282,7 @@ describe('metadata fetch guards (H4)', function () {
       '64:ff9b::10.0.0.1',
       '64:ff9b:0:0:0:0:7f00:1',
       '64:ff9b::a9fe:a9fe',
+      '64:ff9b:1::a9fe:a9fe',
     ]) {
       expect(isPrivateAddress(a), a).to.equal(true);
     }

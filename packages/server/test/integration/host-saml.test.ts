@@ -221,6 +221,11 @@ describe('reference host with SAML (demo IdP)', function () {
     expect(resumed.status).to.equal(403);
     expect(((await resumed.json()) as { code: string }).code).to.equal('PROTOCOL_INVALID');
     expect((await victim.request(`${host.url}/api/me`)).status).to.equal(401);
+    // Audited as a refused login.
+    const refused = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['msg'] === 'login failed' && l['code'] === 'PROTOCOL_INVALID');
+    expect(refused.at(-1)).to.include({ failedBy: 'saml', idp: 'demo' });
   });
 
   it('answers a forged SAMLResponse with a generic failure, audited and counted', async function () {
