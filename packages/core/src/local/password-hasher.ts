@@ -31,6 +31,9 @@ const SALT_LENGTH = 16;
 const MAX_LOG_N = 20;
 const MAX_R = 32;
 const MAX_P = 16;
+// scrypt needs 128·N·r bytes: each bound above allows 4 GiB together, so the product is bounded too
+// (1 GiB: N = 2^20 with r = 8, twice the strongest settings in common use).
+const MAX_MEMORY_BYTES = 2 ** 30;
 
 /**
  * Validates scrypt parameters.
@@ -49,6 +52,8 @@ export function validateScryptParams(params: ScryptParams): ScryptParams {
     throw new AuthBridgeError('CONFIG_INVALID', `scrypt r must be in 1..${MAX_R}`);
   if (!Number.isInteger(p) || p < 1 || p > MAX_P)
     throw new AuthBridgeError('CONFIG_INVALID', `scrypt p must be in 1..${MAX_P}`);
+  if (128 * 2 ** logN * r > MAX_MEMORY_BYTES)
+    throw new AuthBridgeError('CONFIG_INVALID', 'scrypt N·r needs more than 1 GiB per hash');
   return Object.freeze({ logN, r, p });
 }
 

@@ -50,11 +50,14 @@ describe('scrypt password hashing', function () {
       { logN: 21, r: 8, p: 1 },
       { logN: 10, r: 0, p: 1 },
       { logN: 10.5, r: 8, p: 1 },
+      // Each value in range, together 4 GiB per hash (a tampered stored row, say).
+      { logN: 20, r: 32, p: 1 },
     ]) {
       expect(() => validateScryptParams(bad))
         .to.throw(AuthBridgeError)
         .with.property('code', 'CONFIG_INVALID');
     }
     expect(validateScryptParams(DEFAULT_SCRYPT_PARAMS)).to.deep.equal({ logN: 15, r: 8, p: 1 });
+    expect(validateScryptParams({ logN: 20, r: 8, p: 1 })).to.deep.equal({ logN: 20, r: 8, p: 1 });
   });
 });
