@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CredentialCache } from './credential-cache.js';
 import { Deadline } from './deadline.js';
-import { escapeDnValue, firstRdnValue, formatDn, normalizeDn, parseDn } from './dn.js';
+import { escapeDnValue, firstRdnValue, formatDn, isDnWithin, normalizeDn, parseDn } from './dn.js';
 import { userFilter } from './filters.js';
 import { evaluateGroupQuery } from './group-query.js';
 import { resolveGroups } from './group-resolver.js';
@@ -453,7 +453,15 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       const v = strings(entry, attr);
       if (v.length > 0) attributes[field] = v.length === 1 ? v[0] : v;
     }
-    const groupNames = [...new Set([...groupDns.values()].map((dn) => firstRdnValue(dn)))].sort();
+    // Names (the user's groups, `groupPermissions`) only from groups inside `groups.base` when one
+    // is set: memberOf lists groups anywhere in the directory, and a group of the same name in
+    // another subtree (a delegated OU) must not grant what `admins` grants. DN-based gates above
+    // see every group.
+    const bases = o.groups?.bases ?? [];
+    const named = [...groupDns.values()].filter(
+      (dn) => bases.length === 0 || bases.some((base) => isDnWithin(dn, base)),
+    );
+    const groupNames = [...new Set(named.map((dn) => firstRdnValue(dn)))].sort();
     const provisioned = await this.#store.provision(
       { backendId: this.id, issuer: o.issuer, subject },
       {

@@ -70,6 +70,47 @@ describe('LdapBackend groups (slapd)', function () {
     ]);
   });
 
+  it('names groups from inside groups.base only: a same-named group elsewhere grants nothing', async function () {
+    // A delegated subtree whose owner made an "admins" group of their own, with bob in it.
+    const elsewhere = 'ou=delegated,dc=example,dc=org';
+    const admin = new Client({ url: server.url });
+    await admin.startTLS({ ca: server.caCertPem });
+    await admin.bind(server.adminDN, server.adminPassword);
+    try {
+      await admin.add(elsewhere, { objectClass: 'organizationalUnit', ou: 'delegated' });
+      await admin.add(`cn=admins,${elsewhere}`, {
+        objectClass: 'groupOfNames',
+        cn: 'admins',
+        member: `uid=bob,${PEOPLE}`,
+      });
+      const permissions = { admins: ['app.manage'] };
+      const { backend } = make({
+        groups: { base: GROUPS, strategies: ['memberOf'] },
+        groupPermissions: permissions,
+      });
+      const bob = await backend.authenticate(undefined, {
+        username: 'bob',
+        password: 'bob-password',
+      });
+      expect(bob?.groups).to.deep.equal(['staff']);
+      expect([...(await backend.getAllPermissions(bob!))]).to.deep.equal([]);
+      // Without a base, memberOf names every group the directory lists (documented).
+      const unscoped = make({
+        groups: { strategies: ['memberOf'] },
+        groupPermissions: permissions,
+      });
+      const anywhere = await unscoped.backend.authenticate(undefined, {
+        username: 'bob',
+        password: 'bob-password',
+      });
+      expect(anywhere?.groups).to.include('admins');
+    } finally {
+      await admin.del(`cn=admins,${elsewhere}`).catch(() => undefined);
+      await admin.del(elsewhere).catch(() => undefined);
+      await admin.unbind();
+    }
+  });
+
   it('searches groupOfNames and groupOfUniqueNames by member DN', async function () {
     expect(await groupsOf(['member'], 'alice')).to.deep.equal(['admins', 'staff']);
     expect(await groupsOf(['uniqueMember'], 'alice')).to.deep.equal(['auditors']);
