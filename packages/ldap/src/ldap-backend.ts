@@ -114,7 +114,8 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   readonly #pool: ServicePool;
   readonly #store: UserStore;
   readonly #ownsStore: boolean;
-  readonly #dnCache: TtlCache<string, FoundEntry>;
+  // Username → DN only: the entry itself (groups, id, profile) is read at every login.
+  readonly #dnCache: TtlCache<string, string>;
   readonly #groupCache: TtlCache<string, Map<string, string>>;
   readonly #credentials: CredentialCache<LoginResult>;
   readonly #userAttributes: string[];
@@ -206,6 +207,8 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     const o = this.#o;
     let found: FoundEntry | undefined;
     let userDn: string;
+    // The DN came from the cache: the entry is read after the bind.
+    let cachedDn = false;
     if (o.flow.kind === 'search') {
       const lookup = await this.#findUser(username, deadline);
       if (lookup.kind === 'fail') {
@@ -213,7 +216,8 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         return lookup;
       }
       found = lookup.found;
-      userDn = found.dn;
+      cachedDn = found === undefined;
+      userDn = lookup.dn;
     } else if (o.flow.kind === 'template') {
       const value = escapeDnValue(username);
       // A function, not a string: `$&`, `$'` and friends in a username are not patterns.
@@ -237,7 +241,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       } catch (error) {
         const outcome = classifyBindError(error, policy.value, conn.server.url);
         if (outcome.kind === 'error') throw outcome.error;
-        if (found !== undefined) this.#dnCache.delete(username);
+        if (found !== undefined || cachedDn) this.#dnCache.delete(username);
         return outcome.adSubCode === undefined
           ? { kind: 'fail', reason: outcome.reason }
           : { kind: 'fail', reason: outcome.reason, adSubCode: outcome.adSubCode };
@@ -251,6 +255,19 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         });
       } else if (state !== undefined) {
         return { kind: 'fail', reason: state };
+      }
+      if (cachedDn) {
+        // Only the DN was remembered: the entry (groups, id, profile) is read now, as the directory
+        // has it — a group removed, or another person at the same DN, shows at once.
+        const entries = await this.#pool.run(deadline, 'user read', (c) =>
+          this.#search(c, deadline, userDn, undefined, 'base'),
+        );
+        const entry = entries[0];
+        if (entry === undefined) {
+          this.#dnCache.delete(username);
+          return { kind: 'fail', reason: 'user-not-found' };
+        }
+        found = { dn: entry.dn, entry };
       }
       if (found === undefined && o.flow.kind === 'bindName') {
         // Active Directory bind name: find our own entry, as ourselves.
@@ -284,9 +301,12 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   async #findUser(
     username: string,
     deadline: Deadline,
-  ): Promise<{ kind: 'found'; found: FoundEntry } | Extract<LoginResult, { kind: 'fail' }>> {
+  ): Promise<
+    | { kind: 'found'; dn: string; found: FoundEntry | undefined }
+    | Extract<LoginResult, { kind: 'fail' }>
+  > {
     const cached = this.#dnCache.get(username);
-    if (cached !== undefined) return { kind: 'found', found: cached };
+    if (cached !== undefined) return { kind: 'found', dn: cached, found: undefined };
     const flow = this.#o.flow;
     if (flow.kind !== 'search') throw new AuthBridgeError('INTERNAL');
     const filter = userFilter(this.#o.usernameAttribute, username, flow.filter);
@@ -304,8 +324,8 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
     if (others.length > 0) return { kind: 'fail', reason: 'ambiguous-user' };
     const found = { dn: entry.dn, entry };
-    this.#dnCache.set(username, found);
-    return { kind: 'found', found };
+    this.#dnCache.set(username, entry.dn);
+    return { kind: 'found', dn: entry.dn, found };
   }
 
   async #search(

@@ -159,6 +159,32 @@ describe('LdapBackend caches (slapd)', function () {
       expect((await backend.authenticate(undefined, carol))?.username).to.equal('carol');
       expect(await userSearchesOf(server, 'carol')).to.equal(searches + 2);
     });
+
+    it('remembers the DN only: the entry (memberOf, id) is read at every login', async function () {
+      const { backend } = make({
+        groups: { strategies: ['memberOf'] },
+        cache: { dnTtlMs: 3_600_000 },
+      });
+      const first = await backend.authenticate(undefined, alice);
+      expect(first?.groups).to.not.include('dn-cache-probe');
+      // A group added while the DN is cached shows at once (the memberof overlay writes memberOf).
+      const client = await admin(server);
+      try {
+        await client.add(`cn=dn-cache-probe,${GROUPS}`, {
+          objectClass: 'groupOfNames',
+          cn: 'dn-cache-probe',
+          member: ALICE_DN,
+        });
+        const second = await backend.authenticate(undefined, alice);
+        expect(second?.groups).to.include('dn-cache-probe');
+        expect(second?.id).to.equal(first?.id);
+      } finally {
+        await client.del(`cn=dn-cache-probe,${GROUPS}`).catch(() => undefined);
+        await client.unbind();
+      }
+      const third = await backend.authenticate(undefined, alice);
+      expect(third?.groups).to.not.include('dn-cache-probe');
+    });
   });
 
   describe('group cache', function () {
