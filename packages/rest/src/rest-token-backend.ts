@@ -178,7 +178,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     const cached = this.#cache?.get(key);
     if (cached !== undefined) {
       this.#stats.cacheHits += 1;
-      return cached.kind === 'valid' ? cached.user : null;
+      return cached.kind === 'valid' ? this.#asStoredNow(cached.user) : null;
     }
     this.#stats.cacheMisses += 1;
     const { token, username, password } = credentials as BearerCredentials &
@@ -206,6 +206,17 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
       }
       throw error;
     }
+  }
+
+  /**
+   * A cached verdict's user as the store has it now. The verdict is the token's and may be reused;
+   * the user is ours: a local deactivation, a changed flag or a deleted user counts at once, as it
+   * does for sessions (`getUser`), not when the cache entry expires.
+   */
+  async #asStoredNow(user: RestUser): Promise<RestUser | null> {
+    const stored = await this.#o.store.getById(user.id);
+    if (stored === undefined || !stored.isActive) return null;
+    return restUser(stored, user);
   }
 
   async getUser(userId: string): Promise<RestUser | null> {

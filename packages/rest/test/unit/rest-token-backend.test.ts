@@ -115,11 +115,25 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       const { backend, fetch, clock } = setup({ cache: { ttlMs: 60_000 } });
       const first = await backend.authenticate(undefined, { token: 'good-1' });
       clock.advance(59_999);
-      expect(await backend.authenticate(undefined, { token: 'good-1' })).to.equal(first);
+      expect(await backend.authenticate(undefined, { token: 'good-1' })).to.deep.equal(first);
       expect(upstreamCalls(fetch)).to.equal(1);
       clock.advance(1);
       await backend.authenticate(undefined, { token: 'good-1' });
       expect(upstreamCalls(fetch)).to.equal(2);
+    });
+
+    it('answers from the cache with the local user as it is now: deactivation counts at once', async function () {
+      const { backend, fetch, store } = setup({ cache: { ttlMs: 60_000 } });
+      const first = await backend.authenticate(undefined, { token: 'good-1' });
+      expect(first?.isStaff).to.equal(false);
+      await store.update(first!.id, { isStaff: true });
+      expect((await backend.authenticate(undefined, { token: 'good-1' }))?.isStaff).to.equal(true);
+      await store.update(first!.id, { isActive: false });
+      expect(await backend.authenticate(undefined, { token: 'good-1' })).to.equal(null);
+      await store.delete(first!.id);
+      expect(await backend.authenticate(undefined, { token: 'good-1' })).to.equal(null);
+      // All from the cache: the token's verdict is reused, the user is not.
+      expect(upstreamCalls(fetch)).to.equal(1);
     });
 
     it('never keeps an entry past the token exp', async function () {
