@@ -46,7 +46,7 @@ import { type ResolvedMapping, RestApiVerifier, type TokenPlacement } from './re
 import { SingleFlight } from './single-flight.js';
 import { createTlsClientFetch } from './tls-client-fetch.js';
 import type { TokenPrincipal } from './token-principal.js';
-import { type FetchLike, UpstreamClient } from './upstream-client.js';
+import { type FetchLike, readBody, UpstreamClient } from './upstream-client.js';
 
 /** The resolved verdict-cache settings. */
 export interface ResolvedCache {
@@ -328,7 +328,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
         1000,
         86_400_000 * 7,
       ),
-      [customFetch]: guardedFetch(common.fetch, breaker),
+      [customFetch]: guardedFetch(common.fetch, breaker, common.maxResponseBytes, keysLabel),
     });
   } else {
     const jwks = mode.jwks as unknown;
@@ -630,20 +630,32 @@ function makeClient(
 }
 
 // jose fetches the key set itself; this puts the breaker around those fetches.
-function guardedFetch(fetchImpl: FetchLike, breaker: CircuitBreaker | undefined): FetchLike {
-  if (breaker === undefined) return fetchImpl;
+function guardedFetch(
+  fetchImpl: FetchLike,
+  breaker: CircuitBreaker | undefined,
+  maxBytes: number,
+  label: string,
+): FetchLike {
   return async (input, init) => {
-    breaker.acquire();
+    breaker?.acquire();
     let response: Response;
+    let body: string;
     try {
       response = await fetchImpl(input, init);
+      // The key set is capped like every upstream answer, counted as decompressed (jose would read
+      // whatever comes, and fetch inflates gzip without limit).
+      body = await readBody(response, maxBytes, label);
     } catch (error) {
-      breaker.failed();
+      breaker?.failed();
       throw error;
     }
-    if (response.status >= 500 || response.status === 429) breaker.failed();
-    else breaker.succeeded();
-    return response;
+    if (response.status >= 500 || response.status === 429) breaker?.failed();
+    else breaker?.succeeded();
+    const nullBody = response.status === 204 || response.status === 205 || response.status === 304;
+    return new Response(nullBody ? null : body, {
+      status: response.status,
+      headers: response.headers,
+    });
   };
 }
 

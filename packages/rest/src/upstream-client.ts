@@ -145,9 +145,13 @@ export class UpstreamClient {
   }
 }
 
-// Reads the body as UTF-8 text, refusing more than `limit` bytes: an upstream (or something
-// impersonating it) must not be able to make us buffer gigabytes.
-async function readBody(response: Response, limit: number, label: string): Promise<string> {
+/**
+ * Reads the body as UTF-8 text, refusing more than `limit` bytes: an upstream (or something
+ * impersonating it) must not be able to make us buffer gigabytes.
+ *
+ * @throws {AuthBridgeError} BACKEND_UNAVAILABLE past the limit.
+ */
+export async function readBody(response: Response, limit: number, label: string): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > limit) {
     await response.body?.cancel().catch(() => undefined);
