@@ -126,19 +126,24 @@ export class ServicePool {
       // Someone else rebuilt the slot while we waited for the ping.
       return { conn: slot.conn, fresh: false };
     }
-    // Concurrent callers wait for one rebuild instead of each opening a socket.
-    slot.building ??= this.#build(deadline).finally(() => {
-      slot.building = undefined;
-    });
+    // Concurrent callers wait for one rebuild instead of each opening a socket. The connection is
+    // put in the slot by the build itself, not by a waiter: a build that outlives every waiter's
+    // deadline still lands there (for the next caller, and for close()) instead of leaking a
+    // socket bound as the service account.
+    slot.building ??= this.#build(deadline)
+      .then((built) => {
+        if (this.#isClosed()) {
+          void built.close();
+          throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
+        }
+        slot.conn = built;
+        slot.lastUsed = performance.now();
+        return built;
+      })
+      .finally(() => {
+        slot.building = undefined;
+      });
     const conn = await deadline.run(slot.building, 'pool connect');
-    if (this.#isClosed()) {
-      void conn.close();
-      throw new AuthBridgeError('CLOSED', 'LDAP backend is closed');
-    }
-    if (slot.conn !== conn) {
-      slot.conn = conn;
-      slot.lastUsed = performance.now();
-    }
     return { conn, fresh: true };
   }
 
@@ -206,6 +211,7 @@ export class ServicePool {
   /** Closes every connection. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    // A build still running closes its connection itself when it lands (see #acquire).
     const conns = this.#slots.flatMap((s) => (s.conn === undefined ? [] : [s.conn]));
     for (const s of this.#slots) s.conn = undefined;
     await Promise.all(conns.map((c) => c.close()));

@@ -48,6 +48,28 @@ describe('LdapBackend health (slapd)', function () {
     if ((server as SlapdServer | undefined) !== undefined) await server.stop();
   });
 
+  describe('pool rebuilds', function () {
+    it('a rebuild that outlives its callers lands in the pool and is closed with it', async function () {
+      // Every answer takes 400 ms: StartTLS and the service bind take longer than the health
+      // check waits, and the rebuild goes on after it gave up.
+      const proxy = await BlackholeProxy.start(server.port, 400);
+      proxies.push(proxy);
+      const { backend } = make({
+        url: proxy.url,
+        poolSize: 1,
+        healthCheckTimeoutMs: 300,
+        connectTimeoutMs: 5000,
+      });
+      for (let i = 0; i < 3; i++) await expectRejection(backend.healthCheck());
+      expect(proxy.connections, 'one shared rebuild, not one per caller').to.equal(1);
+      await backend.close();
+      // The rebuild finishes after close() and must close its connection itself.
+      const until = Date.now() + 8000;
+      while (proxy.connections > 0 && Date.now() < until) await sleep(50);
+      expect(proxy.connections, 'no socket left bound as the service account').to.equal(0);
+    });
+  });
+
   describe('healthCheck()', function () {
     it('resolves when the directory answers, with a root DSE read on the wire', async function () {
       const { backend } = make();

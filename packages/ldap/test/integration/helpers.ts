@@ -98,7 +98,7 @@ export class BlackholeProxy {
   #refusing = false;
   port = 0;
 
-  private constructor(targetPort: number) {
+  private constructor(targetPort: number, replyDelayMs: number) {
     this.#server = createServer((client) => {
       if (this.#refusing) {
         client.destroy();
@@ -108,7 +108,14 @@ export class BlackholeProxy {
       const pair = { client, upstream };
       this.#pairs.add(pair);
       client.pipe(upstream);
-      upstream.pipe(client);
+      if (replyDelayMs > 0)
+        // A slow directory: every answer arrives late, in order.
+        upstream.on('data', (data: Buffer) => {
+          setTimeout(() => {
+            if (!client.destroyed) client.write(data);
+          }, replyDelayMs);
+        });
+      else upstream.pipe(client);
       const drop = (): void => {
         this.#pairs.delete(pair);
         client.destroy();
@@ -119,8 +126,8 @@ export class BlackholeProxy {
     });
   }
 
-  static async start(targetPort: number): Promise<BlackholeProxy> {
-    const proxy = new BlackholeProxy(targetPort);
+  static async start(targetPort: number, replyDelayMs = 0): Promise<BlackholeProxy> {
+    const proxy = new BlackholeProxy(targetPort, replyDelayMs);
     await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
     proxy.port = (proxy.#server.address() as AddressInfo).port;
     return proxy;
