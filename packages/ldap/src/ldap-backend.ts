@@ -185,7 +185,14 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       if (error instanceof AuthBridgeError) throw error;
       throw toBackendError(error);
     }
-    if (result.kind === 'user') return result.user;
+    if (result.kind === 'user') {
+      // The directory's answer may come from the credential cache; the local user is read now,
+      // so a local deactivation (or a changed flag) counts at once, not when the entry expires.
+      const stored = await this.#store.getById(result.user.id);
+      if (stored === undefined || (!stored.isActive && !this.#o.allowInactive))
+        return this.#fail({ kind: 'fail', reason: 'inactive' }, username, started);
+      return userFromStored(stored);
+    }
     return this.#fail(result, username, started);
   }
 

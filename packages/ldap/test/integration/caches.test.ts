@@ -1,6 +1,6 @@
 // The DN, group and credential caches through the backend, proved from slapd's own log; the ppolicy
 // lockout driven end to end; paged group searches past one page.
-import { ManualClock } from '@authbridge/core';
+import { ManualClock, MemoryUserStore } from '@authbridge/core';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
@@ -68,6 +68,18 @@ describe('LdapBackend caches (slapd)', function () {
       const second = await backend.authenticate(undefined, alice);
       expect(second?.id).to.equal(first?.id);
       expect(await bindsOf(server, ALICE_DN)).to.equal(before + 1);
+    });
+
+    it('reads the local user on a cached login: a local deactivation counts at once', async function () {
+      const store = new MemoryUserStore();
+      const { backend } = make({ store, cache: { credentialTtlMs: 60_000 } });
+      const first = await backend.authenticate(undefined, alice);
+      await store.update(first!.id, { isStaff: true });
+      expect((await backend.authenticate(undefined, alice))?.isStaff).to.equal(true);
+      await store.update(first!.id, { isActive: false });
+      const before = await bindsOf(server, ALICE_DN);
+      expect(await backend.authenticate(undefined, alice)).to.equal(null);
+      expect(await bindsOf(server, ALICE_DN), 'still from the cache').to.equal(before);
     });
 
     it('binds every time when the cache is off (the default)', async function () {
