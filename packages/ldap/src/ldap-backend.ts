@@ -31,6 +31,7 @@ import {
 import { type LdapConnection, openConnection } from './ldap-connection.js';
 import {
   classifyBindError,
+  isConnectionError,
   type LdapFailureReason,
   reasonFromPasswordPolicy,
   toBackendError,
@@ -247,7 +248,11 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         });
       } catch (error) {
         const outcome = classifyBindError(error, policy.value, conn.server.url);
-        if (outcome.kind === 'error') throw outcome.error;
+        if (outcome.kind === 'error') {
+          // Connected but no answer to the bind: the server has failed (see the pool's build).
+          if (isConnectionError(error)) this.#servers.markFailed(conn.server);
+          throw outcome.error;
+        }
         if (found !== undefined || cachedDn) this.#dnCache.delete(username);
         return outcome.adSubCode === undefined
           ? { kind: 'fail', reason: outcome.reason }

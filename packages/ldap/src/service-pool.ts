@@ -196,6 +196,16 @@ export class ServicePool {
         });
       } catch (error) {
         conn.destroy();
+        // A server that took the connection but did not answer (a hung directory behind a load
+        // balancer) has failed as much as one that refused it: the next attempts try the others
+        // first. A refused bind is a configuration problem and says nothing about the server.
+        if (isConnectionError(error)) {
+          this.#servers.markFailed(conn.server);
+          this.#options.logger.warn('ldap.server_failed', {
+            server: conn.server.url,
+            detail: toBackendError(error, conn.server.url).detail,
+          });
+        }
         // A refused service bind is a configuration or directory problem, never a user's fault.
         throw toBackendError(error, conn.server.url);
       }

@@ -3,7 +3,15 @@ import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, afterEach, before, describe, it } from 'mocha';
-import { BlackholeProxy, backendMaker, startSlapd } from './helpers.ts';
+import { LdapBackend } from '@authbridge/ldap';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import {
+  BlackholeProxy,
+  backendMaker,
+  RecordingLogger,
+  searchOptions,
+  startSlapd,
+} from './helpers.ts';
 
 describe('LdapBackend resilience (slapd)', function () {
   let server: SlapdServer;
@@ -94,6 +102,55 @@ describe('LdapBackend resilience (slapd)', function () {
         );
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('fails over from a server that takes connections but never answers', async function () {
+    // The first URL accepts TCP and then says nothing (a hung directory behind a load balancer);
+    // plain LDAP, so nothing at connect time notices.
+    const sockets = new Set<Socket>();
+    const mute = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = mute.address() as AddressInfo;
+      const logger = new RecordingLogger();
+      const backend = new LdapBackend(
+        searchOptions(server, logger, {
+          url: [`ldap://127.0.0.1:${String(port)}`, server.url],
+          startTls: false,
+          allowInsecure: true,
+          poolSize: 1,
+          timeoutMs: 800,
+          connectTimeoutMs: 400,
+          idAttribute: 'uid',
+        }),
+      );
+      try {
+        // The first login meets the silent server and times out...
+        await expectRejection(backend.authenticate(undefined, alice));
+        // ...which marks it failed once its bind gives up...
+        for (
+          let i = 0;
+          i < 100 && !logger.events.some((e) => e.event === 'ldap.server_failed');
+          i++
+        )
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(logger.events.map((e) => e.event)).to.include('ldap.server_failed');
+        // ...so the next one goes to the server that answers.
+        expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) =>
+        mute.close(() => {
+          resolve();
+        }),
+      );
     }
   });
 
