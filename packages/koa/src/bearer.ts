@@ -22,6 +22,19 @@ const BEARER_SCHEME = /^Bearer(?: |$)/i;
 // A quoted-string's content without quoting: visible ASCII and spaces, no `"` or `\`.
 const REALM = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
 
+/**
+ * @internal The RFC 6750 §3 challenge for `realm`: bare when the request carried no token, with
+ * `error` when it carried one that was refused.
+ */
+export function bearerChallenge(
+  realm: string,
+  error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope',
+): string {
+  return error === undefined
+    ? `Bearer realm="${realm}"`
+    : `Bearer realm="${realm}", error="${error}"`;
+}
+
 /** An error carrying the headers Koa (and {@link errorHandler}) must send with it. */
 export class ChallengeError extends AuthBridgeError {
   readonly headers: Readonly<Record<string, string>>;
@@ -51,7 +64,7 @@ export function bearer<TUser extends User>(
   const realm = options.realm ?? 'authbridge';
   if (!REALM.test(realm))
     throw new AuthBridgeError('CONFIG_INVALID', 'realm must be printable ASCII without " or \\');
-  const invalidToken = `Bearer realm="${realm}", error="invalid_token"`;
+  const invalidToken = bearerChallenge(realm, 'invalid_token');
   return async (ctx, next) => {
     (ctx.state as { authenticator: Authenticator<TUser> }).authenticator = options.authenticator;
     (ctx.state as { bearerRealm?: string }).bearerRealm = realm;
@@ -65,10 +78,7 @@ export function bearer<TUser extends User>(
     }
     const match = AUTHORIZATION.exec(header);
     if (!match?.[1])
-      throw new ChallengeError(
-        'INVALID_REQUEST',
-        `Bearer realm="${realm}", error="invalid_request"`,
-      );
+      throw new ChallengeError('INVALID_REQUEST', bearerChallenge(realm, 'invalid_request'));
     let user: TUser | null;
     try {
       user = await options.authenticator.authenticate(ctx, { token: match[1] });

@@ -7,7 +7,7 @@
 import { AuthBridgeError, isSafeLocalPath, PermissionDenied } from '@authbridge/core';
 import type { Context, Middleware } from 'koa';
 import type { AuthState } from './auth-state.js';
-import { ChallengeError } from './bearer.js';
+import { bearerChallenge, ChallengeError } from './bearer.js';
 
 /** Options for {@link requireAuth}. */
 export interface RequireAuthOptions {
@@ -71,7 +71,7 @@ export function requirePerm(
       if (realm !== undefined && ctx.state.authVia === 'bearer')
         throw new ChallengeError(
           'INSUFFICIENT_SCOPE',
-          `Bearer realm="${realm}", error="insufficient_scope"`,
+          bearerChallenge(realm, 'insufficient_scope'),
         );
       throw new PermissionDenied();
     }
@@ -96,7 +96,7 @@ function refusal(options: RequireAuthOptions): (ctx: Context) => void {
   return (ctx) => {
     const realm = (ctx.state as { bearerRealm?: string }).bearerRealm;
     // RFC 6750 §3.1: no error code when the request carried no token at all.
-    if (realm !== undefined) throw new ChallengeError('UNAUTHENTICATED', `Bearer realm="${realm}"`);
+    if (realm !== undefined) throw new ChallengeError('UNAUTHENTICATED', bearerChallenge(realm));
     if (loginUrl !== undefined) {
       // 303: whatever the method was, the browser comes back to the login page with a GET.
       ctx.status = 303;

@@ -89,8 +89,9 @@ const REQUESTS_COOKIE = 'authbridge.saml-requests';
 const MAX_STARTED_REQUESTS = 4;
 const STARTED_REQUEST_MS = 60 * 60 * 1000;
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
-// How long a verified answer waits for its browser to come back (one redirect).
+// How long a verified answer waits for its browser to come back (one redirect), and its key.
 const PENDING_LOGIN_MS = 60_000;
+const RESUME_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 /** A verified SP-initiated login waiting for its browser's GET. */
 interface PendingLogin {
@@ -158,15 +159,7 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       relayState === undefined ? {} : { relayState },
     );
     // This browser started this request: the answer is taken only in this browser (below).
-    const started = [request.requestId, ...startedRequests(ctx)].slice(0, MAX_STARTED_REQUESTS);
-    ctx.cookies.set(REQUESTS_COOKIE, started.join('.'), {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: ctx.secure,
-      path: base,
-      maxAge: STARTED_REQUEST_MS,
-      overwrite: true,
-    });
+    setStartedRequests(ctx, [request.requestId, ...startedRequests(ctx)]);
     sendSamlMessage(ctx, request, 'in');
   }
 
@@ -204,11 +197,14 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
   }
 
   async function resume(ctx: Context, idp: string, key: string): Promise<void> {
-    const raw = /^[A-Za-z0-9_-]{43}$/.test(key)
-      ? await options.sessionStore.get(pendingKey(key))
-      : undefined;
+    const storeKey = RESUME_KEY.test(key) ? pendingKey(key) : undefined;
+    const raw = storeKey === undefined ? undefined : await options.sessionStore.get(storeKey);
     // Once: of two uses of the key, only the one that removes it goes on.
-    if (raw === undefined || !(await options.sessionStore.deleteIfEquals(pendingKey(key), raw)))
+    if (
+      storeKey === undefined ||
+      raw === undefined ||
+      !(await options.sessionStore.deleteIfEquals(storeKey, raw))
+    )
       throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
         detail: 'saml: unknown, used or expired login resume key',
       });
@@ -234,15 +230,10 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       throw new AuthBridgeError('PROTOCOL_INVALID', undefined, {
         detail: 'saml: the user is gone or inactive',
       });
-    const rest = started.filter((id) => id !== pending.saml.inResponseTo);
-    ctx.cookies.set(REQUESTS_COOKIE, rest.length > 0 ? rest.join('.') : null, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: ctx.secure,
-      path: base,
-      ...(rest.length > 0 ? { maxAge: STARTED_REQUEST_MS } : {}),
-      overwrite: true,
-    });
+    setStartedRequests(
+      ctx,
+      started.filter((id) => id !== pending.saml.inResponseTo),
+    );
     await finishLogin(ctx, user, pending.saml, pending.relayState);
   }
 
@@ -260,6 +251,19 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
     }
     ctx.status = 303;
     ctx.redirect(safeLocalPath(relayState) ?? '/');
+  }
+
+  /** Writes the started-requests cookie (newest first, a few at most); none left clears it. */
+  function setStartedRequests(ctx: Context, ids: readonly string[]): void {
+    const kept = ids.slice(0, MAX_STARTED_REQUESTS);
+    ctx.cookies.set(REQUESTS_COOKIE, kept.length > 0 ? kept.join('.') : null, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      path: base,
+      ...(kept.length > 0 ? { maxAge: STARTED_REQUEST_MS } : {}),
+      overwrite: true,
+    });
   }
 
   /** The AuthnRequest IDs this browser started (from our cookie), newest first. */

@@ -238,27 +238,21 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
         return;
       }
     }
-    const keys = Object.keys(plan.data);
+    const dataKeys = Object.keys(plan.data);
     // A session that would hold nothing but a CSRF secret (a login form shown to a visitor) is not
     // stored: the secret goes in its own cookie, so page views cannot fill the store. It is no
     // weaker than a session row: either way, whoever can plant a cookie in the browser can plant
     // one whose token they know.
-    if (!plan.stored && keys.length === 1 && keys[0] === CSRF_SESSION_KEY) {
+    if (!plan.stored && dataKeys.length === 1 && dataKeys[0] === CSRF_SESSION_KEY) {
       const secret = plan.data[CSRF_SESSION_KEY];
       if (typeof secret === 'string' && ID_PATTERN.test(secret)) {
         // A session id the browser still sends names nothing now (ended here, or unknown).
         if (sentSessionId) clearCookie(ctx, cookieName);
-        ctx.cookies.set(csrfCookieName, secret, {
-          httpOnly: true,
-          sameSite,
-          secure: ctx.secure,
-          maxAge: maxAgeMs,
-          overwrite: true,
-        });
+        setCookie(ctx, csrfCookieName, secret);
         return;
       }
     }
-    await storeSession(ctx, session.id, plan, keys.length === 0);
+    await storeSession(ctx, session.id, plan, dataKeys.length === 0);
     // The secret now lives in the session (a login rotates it there): the visitor's one is done.
     // Read again here, not kept from the start: a loaded session never looked for it, and a login
     // (SAML's too) or a logout is when a leftover one goes.
@@ -286,7 +280,12 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     } else {
       await store.set(storeKey(id), value, maxAgeMs);
     }
-    ctx.cookies.set(cookieName, id, {
+    setCookie(ctx, cookieName, id);
+  }
+
+  // Both cookies (session id, visitor CSRF secret) carry the same attributes and lifetime.
+  function setCookie(ctx: Context, name: string, value: string): void {
+    ctx.cookies.set(name, value, {
       httpOnly: true,
       sameSite,
       secure: ctx.secure,

@@ -3,15 +3,9 @@ import { expectRejection } from '@authbridge/conformance';
 import { requireServer, slapdAvailable, type SlapdServer } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { after, afterEach, before, describe, it } from 'mocha';
-import { LdapBackend } from '@authbridge/ldap';
+import type { LdapBackendOptions } from '@authbridge/ldap';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
-import {
-  BlackholeProxy,
-  backendMaker,
-  RecordingLogger,
-  searchOptions,
-  startSlapd,
-} from './helpers.ts';
+import { BlackholeProxy, backendMaker, PEOPLE, RecordingLogger, startSlapd } from './helpers.ts';
 
 describe('LdapBackend resilience (slapd)', function () {
   let server: SlapdServer;
@@ -105,53 +99,66 @@ describe('LdapBackend resilience (slapd)', function () {
     }
   });
 
-  it('fails over from a server that takes connections but never answers', async function () {
-    // The first URL accepts TCP and then says nothing (a hung directory behind a load balancer);
-    // plain LDAP, so nothing at connect time notices.
+  /** Runs `work` with a first URL that accepts TCP and then says nothing (a hung directory). */
+  async function withSilentServer(work: (url: string) => Promise<void>): Promise<void> {
     const sockets = new Set<Socket>();
-    const mute = createServer((socket) => {
+    const silent = createServer((socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
-    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const { port } = mute.address() as AddressInfo;
-      const logger = new RecordingLogger();
-      const backend = new LdapBackend(
-        searchOptions(server, logger, {
-          url: [`ldap://127.0.0.1:${String(port)}`, server.url],
-          startTls: false,
-          allowInsecure: true,
-          poolSize: 1,
-          timeoutMs: 800,
-          connectTimeoutMs: 400,
-          idAttribute: 'uid',
-        }),
-      );
-      try {
-        // The first login meets the silent server and times out...
-        await expectRejection(backend.authenticate(undefined, alice));
-        // ...which marks it failed once its bind gives up...
-        for (
-          let i = 0;
-          i < 100 && !logger.events.some((e) => e.event === 'ldap.server_failed');
-          i++
-        )
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        expect(logger.events.map((e) => e.event)).to.include('ldap.server_failed');
-        // ...so the next one goes to the server that answers.
-        expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
-      } finally {
-        await backend.close();
-      }
+      await work(`ldap://127.0.0.1:${String((silent.address() as AddressInfo).port)}`);
     } finally {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) =>
-        mute.close(() => {
+      await new Promise<void>((resolve) => {
+        silent.close(() => {
           resolve();
-        }),
-      );
+        });
+      });
     }
+  }
+
+  // Plain LDAP, so nothing at connect time notices the silence (StartTLS would).
+  const silentFirst = (url: string, logger: RecordingLogger): Partial<LdapBackendOptions> => ({
+    url: [url, server.url],
+    startTls: false,
+    allowInsecure: true,
+    poolSize: 1,
+    timeoutMs: 800,
+    connectTimeoutMs: 400,
+    idAttribute: 'uid',
+    logger,
+  });
+
+  it('fails over from a server that takes connections but never answers the service bind', async function () {
+    await withSilentServer(async (url) => {
+      const logger = new RecordingLogger();
+      const backend = make(silentFirst(url, logger));
+      // The first login meets the silent server and times out...
+      await expectRejection(backend.authenticate(undefined, alice));
+      // ...which marks it failed once the pool's rebuild gives up (it outlives the login)...
+      for (let i = 0; i < 100 && !logger.events.some((e) => e.event === 'ldap.server_failed'); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(logger.events.map((e) => e.event)).to.include('ldap.server_failed');
+      // ...so the next one goes to the server that answers.
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    });
+  });
+
+  it('fails over from a server that takes connections but never answers the user bind', async function () {
+    await withSilentServer(async (url) => {
+      // Direct bind: no service account, the user's own bind meets the silence.
+      const backend = make({
+        ...silentFirst(url, new RecordingLogger()),
+        bindDn: undefined,
+        bindPassword: undefined,
+        userSearch: undefined,
+        userDnTemplate: `uid={username},${PEOPLE}`,
+      });
+      await expectRejection(backend.authenticate(undefined, alice), 'BACKEND_TIMEOUT');
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+    });
   });
 
   it('reports an outage, not a wrong password, when every server is down', async function () {

@@ -1,5 +1,6 @@
 // The reference host over HTTP (supertest on the unlistened app) and its CLI as a child process.
 import { createApp, type HostApp, listen, parseConfig } from '@authbridge/server';
+import { expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
@@ -389,6 +390,26 @@ describe('reference host over HTTP', function () {
     await app.close();
     const res = await request(app.callback()).get('/readyz').expect(503);
     expect((res.body as { status: string }).status).to.equal('not ready');
+  });
+
+  it('closes its stores even when a backend fails to close, and says so', async function () {
+    // An app of its own: its close() keeps the failure for every later call.
+    const own = await createApp(config(mkdtempSync(join(dir, 'own-'))), {
+      logger: pino({ level: 'silent' }),
+    });
+    const broken = new Error('backend close failed');
+    own.authenticator.close = () => Promise.reject(broken);
+    const closing: unknown = await own.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(closing).to.equal(broken);
+    await expectRejection(own.userStore.getById('anyone'), 'CLOSED');
+    const ready = await request(own.callback()).get('/readyz').expect(503);
+    expect((ready.body as { checks: Record<string, string> }).checks).to.include({
+      'store:kv': 'CLOSED',
+      'store:users': 'CLOSED',
+    });
   });
 });
 
