@@ -637,7 +637,7 @@ function guardedFetch(
   label: string,
 ): FetchLike {
   return async (input, init) => {
-    breaker?.acquire();
+    const call = breaker?.acquire();
     let response: Response;
     let body: string;
     try {
@@ -646,11 +646,11 @@ function guardedFetch(
       // whatever comes, and fetch inflates gzip without limit).
       body = await readBody(response, maxBytes, label);
     } catch (error) {
-      breaker?.failed();
+      call?.failed();
       throw error;
     }
-    if (response.status >= 500 || response.status === 429) breaker?.failed();
-    else breaker?.succeeded();
+    if (response.status >= 500 || response.status === 429) call?.failed();
+    else call?.succeeded();
     const nullBody = response.status === 204 || response.status === 205 || response.status === 304;
     return new Response(nullBody ? null : body, {
       status: response.status,

@@ -80,14 +80,14 @@ export class UpstreamClient {
     deadline: Deadline,
   ): Promise<UpstreamResponse> {
     const breaker = this.#settings.breaker;
-    breaker?.acquire();
+    const call = breaker?.acquire();
     try {
       const response = await this.#attempts(build, deadline);
-      breaker?.succeeded();
+      call?.succeeded();
       return response;
     } catch (error) {
-      if (isUpstreamFailure(error)) breaker?.failed();
-      else breaker?.released();
+      if (isUpstreamFailure(error)) call?.failed();
+      else call?.released();
       throw error;
     }
   }

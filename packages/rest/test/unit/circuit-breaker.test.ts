@@ -20,8 +20,7 @@ describe('CircuitBreaker', function () {
     const b = breaker(clock, logger);
     for (let i = 0; i < 3; i += 1) {
       expect(b.state).to.equal('closed');
-      b.acquire();
-      b.failed();
+      b.acquire().failed();
     }
     expect(b.state).to.equal('open');
     expect(() => {
@@ -38,9 +37,9 @@ describe('CircuitBreaker', function () {
   it('a success resets the failure count', function () {
     const b = breaker(new ManualClock(0));
     for (const outcome of ['f', 'f', 's', 'f', 'f'] as const) {
-      b.acquire();
-      if (outcome === 'f') b.failed();
-      else b.succeeded();
+      const call = b.acquire();
+      if (outcome === 'f') call.failed();
+      else call.succeeded();
     }
     expect(b.state).to.equal('closed');
   });
@@ -49,8 +48,7 @@ describe('CircuitBreaker', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
     for (let i = 0; i < 3; i += 1) {
-      b.acquire();
-      b.failed();
+      b.acquire().failed();
     }
     clock.advance(999);
     expect(() => {
@@ -60,13 +58,13 @@ describe('CircuitBreaker', function () {
       .with.property('code', 'BACKEND_UNAVAILABLE');
     clock.advance(1);
     expect(b.state).to.equal('half-open');
-    b.acquire(); // the probe
+    const probe = b.acquire();
     expect(() => {
       b.acquire();
     })
       .to.throw()
       .with.property('code', 'BACKEND_UNAVAILABLE');
-    b.succeeded();
+    probe.succeeded();
     expect(b.state).to.equal('closed');
     b.acquire();
     b.acquire();
@@ -76,12 +74,10 @@ describe('CircuitBreaker', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
     for (let i = 0; i < 3; i += 1) {
-      b.acquire();
-      b.failed();
+      b.acquire().failed();
     }
     clock.advance(1_000);
-    b.acquire();
-    b.failed();
+    b.acquire().failed();
     expect(b.state).to.equal('open');
     clock.advance(999);
     expect(() => {
@@ -90,8 +86,40 @@ describe('CircuitBreaker', function () {
       .to.throw()
       .with.property('code', 'BACKEND_UNAVAILABLE');
     clock.advance(1);
-    b.acquire();
-    b.succeeded();
+    b.acquire().succeeded();
+    expect(b.state).to.equal('closed');
+  });
+
+  it('a call let through before the circuit opened neither decides nor frees the probe slot', function () {
+    const clock = new ManualClock(0);
+    const b = breaker(clock);
+    const slowFailure = b.acquire();
+    const slowSuccess = b.acquire();
+    for (let i = 0; i < 3; i += 1) b.acquire().failed();
+    clock.advance(1_000);
+    const probe = b.acquire();
+    // The slow calls end while the probe is in flight: they must not reopen or close the circuit,
+    // nor let a second probe through.
+    slowFailure.failed();
+    slowSuccess.succeeded();
+    expect(b.state).to.equal('half-open');
+    expect(() => {
+      b.acquire();
+    })
+      .to.throw()
+      .with.property('code', 'BACKEND_UNAVAILABLE');
+    probe.succeeded();
+    expect(b.state).to.equal('closed');
+  });
+
+  it('a late failure from before the circuit opened does not count toward the next opening', function () {
+    const clock = new ManualClock(0);
+    const b = breaker(clock);
+    const slow = [b.acquire(), b.acquire(), b.acquire()];
+    for (let i = 0; i < 3; i += 1) b.acquire().failed();
+    clock.advance(1_000);
+    b.acquire().succeeded();
+    for (const call of slow) call.failed();
     expect(b.state).to.equal('closed');
   });
 
@@ -99,15 +127,12 @@ describe('CircuitBreaker', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
     for (let i = 0; i < 3; i += 1) {
-      b.acquire();
-      b.failed();
+      b.acquire().failed();
     }
     clock.advance(1_000);
-    b.acquire();
-    b.released();
+    b.acquire().released();
     expect(b.state).to.equal('half-open');
-    b.acquire();
-    b.succeeded();
+    b.acquire().succeeded();
     expect(b.state).to.equal('closed');
   });
 });

@@ -98,7 +98,9 @@ describe('UpstreamClient', function () {
       upstream.send(() => request, new Deadline(100)),
       'BACKEND_TIMEOUT',
     );
-    expect(performance.now() - started).to.be.below(200);
+    // Ended by the 100 ms deadline, not by a retry or the fake's hang (which never ends); the bound
+    // is loose because a loaded CI machine delays timers.
+    expect(performance.now() - started).to.be.below(1_000);
     expect(fetch.calls).to.have.length(1);
   });
 
