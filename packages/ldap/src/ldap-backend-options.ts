@@ -163,7 +163,11 @@ export interface LdapBackendOptions {
   readonly allowInactive?: boolean;
   /** Budget for one whole authentication (connect, TLS, search, bind, groups). Default 10 s. */
   readonly timeoutMs?: number;
-  /** TCP+TLS connect timeout per server attempt. Default 5 s (capped by the deadline). */
+  /**
+   * Per server attempt: the time to connect (TCP, TLS, StartTLS), and as much again to answer the
+   * bind, before the next server is tried within the same authentication. Default 5 s (capped by
+   * the deadline; the last server to try may use what is left of it for its bind).
+   */
   readonly connectTimeoutMs?: number;
   /** Server-side time limit sent with every search, in seconds. Default 5. */
   readonly searchTimeLimitSeconds?: number;

@@ -30,8 +30,8 @@ import {
 } from './ldap-backend-options.js';
 import { type LdapConnection, openConnection } from './ldap-connection.js';
 import {
+  type BindOutcome,
   classifyBindError,
-  isConnectionError,
   type LdapFailureReason,
   reasonFromPasswordPolicy,
   toBackendError,
@@ -85,6 +85,9 @@ function formatGuid(bytes: Buffer): string {
     h(Buffer.from(bytes.subarray(start, start + len)).reverse());
   return `${le(0, 4)}-${le(4, 2)}-${le(6, 2)}-${h(bytes.subarray(8, 10))}-${h(bytes.subarray(10, 16))}`;
 }
+
+// A bind the server answered with a refusal (wrong password, locked account...).
+type RefusedBind = Extract<BindOutcome, { kind: 'refused' }>;
 
 /**
  * Authenticates users against an LDAP directory.
@@ -239,24 +242,14 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       userDn = o.flow.template.replace('{username}', () => username);
     }
 
-    const conn = await openConnection(o, this.#servers, deadline, (ms) => new Deadline(ms));
+    const policy = new PasswordPolicyControl();
+    const { conn, refused } = await this.#bindAs(userDn, password, deadline, policy);
     try {
-      const policy = new PasswordPolicyControl();
-      try {
-        await deadline.run(conn.client.bind(userDn, password, policy), 'user bind', () => {
-          conn.destroy();
-        });
-      } catch (error) {
-        const outcome = classifyBindError(error, policy.value, conn.server.url);
-        if (outcome.kind === 'error') {
-          // Connected but no answer to the bind: the server has failed (see the pool's build).
-          if (isConnectionError(error)) this.#servers.markFailed(conn.server);
-          throw outcome.error;
-        }
+      if (refused !== undefined) {
         if (found !== undefined || cachedDn) this.#dnCache.delete(username);
-        return outcome.adSubCode === undefined
-          ? { kind: 'fail', reason: outcome.reason }
-          : { kind: 'fail', reason: outcome.reason, adSubCode: outcome.adSubCode };
+        return refused.adSubCode === undefined
+          ? { kind: 'fail', reason: refused.reason }
+          : { kind: 'fail', reason: refused.reason, adSubCode: refused.adSubCode };
       }
       const state = reasonFromPasswordPolicy(policy.value);
       if (state === 'grace-login' && o.allowGraceLogins) {
@@ -384,17 +377,39 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     // Failures as the real bind has them: a refused bind is the expected outcome; an outage (no
     // connection, no TLS, the deadline) is an error, as it is for a known user on the same
     // outage — swallowed here, it told unknown users (a plain failure) from known ones (503).
-    const conn = await openConnection(this.#o, this.#servers, deadline, (ms) => new Deadline(ms));
-    try {
-      await deadline.run(conn.client.bind(dn, password), 'dummy bind', () => {
-        conn.destroy();
-      });
-    } catch (error) {
-      const outcome = classifyBindError(error, undefined, conn.server.url);
-      if (outcome.kind === 'error') throw outcome.error;
-    } finally {
-      void conn.close();
-    }
+    const { conn } = await this.#bindAs(dn, password, deadline);
+    void conn.close();
+  }
+
+  /**
+   * Connects and binds as `dn`. The bind is the connection's (see openConnection): a server that
+   * does not answer it is failed over within this login. A refusal is an answer — it ends the
+   * failover and is returned; any other failure of the last server tried is thrown.
+   */
+  async #bindAs(
+    dn: string,
+    password: string,
+    deadline: Deadline,
+    policy?: PasswordPolicyControl,
+  ): Promise<{ conn: LdapConnection; refused: RefusedBind | undefined }> {
+    // An object, not a variable: it is written inside the callback, where narrowing cannot see.
+    const answer: { refused?: RefusedBind } = {};
+    const conn = await openConnection(
+      this.#o,
+      this.#servers,
+      deadline,
+      (ms) => new Deadline(ms),
+      async (c) => {
+        try {
+          await c.client.bind(dn, password, policy);
+        } catch (error) {
+          const outcome = classifyBindError(error, policy?.value, c.server.url);
+          if (outcome.kind === 'error') throw outcome.error;
+          answer.refused = outcome;
+        }
+      },
+    );
+    return { conn, refused: answer.refused };
   }
 
   async #finish(

@@ -21,7 +21,7 @@ import {
 } from 'node:tls';
 import type { Deadline } from './deadline.js';
 import type { ResolvedLdapOptions, ResolvedServer } from './ldap-backend-options.js';
-import { toBackendError } from './map-ldap-error.js';
+import { isConnectionError, toBackendError } from './map-ldap-error.js';
 import type { ServerSet } from './server-set.js';
 
 // One TLS context per backend configuration: parsing the CA bundle and setting up an OpenSSL
@@ -188,30 +188,54 @@ export class LdapConnection {
 }
 
 /**
- * Opens a connection to the first server that answers, in failover order, within `deadline`.
- * Each attempt gets at most `connectTimeoutMs`, so one dead server cannot eat the whole budget.
+ * Opens a connection to the first server that answers, in failover order, within `deadline`, and
+ * runs `bind` on it (the service bind, or a user's bind).
  *
- * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when no server answers in time.
+ * Each server gets at most `connectTimeoutMs` to accept the connection (and StartTLS), and as
+ * much again to answer the bind, so one dead server cannot eat the whole budget; the last server
+ * to try gets whatever is left for its bind. A server that fails either step for availability
+ * reasons — refused, reset, silent (a hung directory behind a load balancer or TLS terminator
+ * takes the connection and never answers) — is marked failed and the next one is tried within
+ * the same deadline. An LDAP result to the bind (a refused service bind) ends the failover: it is
+ * a configuration problem, not the server's.
+ *
+ * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when no server answers in time,
+ * or BACKEND_UNAVAILABLE for an LDAP result to the bind.
  */
 export async function openConnection(
   options: ResolvedLdapOptions,
   servers: ServerSet,
   deadline: Deadline,
   makeAttemptDeadline: (ms: number) => Deadline,
+  bind?: (conn: LdapConnection) => Promise<void>,
 ): Promise<LdapConnection> {
   let last: AuthBridgeError | undefined;
-  for (const server of servers.order()) {
+  const order = servers.order();
+  for (const [i, server] of order.entries()) {
     const left = deadline.remaining();
     if (left <= 0) break;
+    let conn: LdapConnection | undefined;
     try {
-      const conn = await LdapConnection.open(
+      conn = await LdapConnection.open(
         server,
         options,
         makeAttemptDeadline(Math.min(left, options.connectTimeoutMs)),
       );
+      if (bind !== undefined) {
+        const open = conn;
+        const lastServer = i === order.length - 1;
+        const budget = deadline.remaining();
+        await makeAttemptDeadline(lastServer ? budget : Math.min(budget, options.connectTimeoutMs))
+          // Destroying the socket ends the stuck bind; an answer after that is never read.
+          .run(bind(open), 'bind', () => {
+            open.destroy();
+          });
+      }
       servers.markOk(server);
       return conn;
     } catch (error) {
+      conn?.destroy();
+      if (!isConnectionError(error)) throw toBackendError(error, server.url);
       last = toBackendError(error, server.url);
       servers.markFailed(server);
       options.logger.warn('ldap.server_failed', { server: server.url, detail: last.detail });

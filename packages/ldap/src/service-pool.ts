@@ -182,35 +182,20 @@ export class ServicePool {
   async #build(deadline: Deadline): Promise<LdapConnection> {
     // The rebuild is shared, so it gets its own budget rather than the first caller's remainder.
     const budget = new Deadline(Math.max(deadline.remaining(), this.#options.connectTimeoutMs));
-    const conn = await openConnection(
+    const bind = this.#options.bind;
+    // A refused service bind is a configuration or directory problem, never a user's fault:
+    // openConnection reports it as an outage.
+    return openConnection(
       this.#options,
       this.#servers,
       budget,
       (ms) => new Deadline(ms),
+      bind === undefined
+        ? undefined
+        : async (conn) => {
+            await conn.client.bind(bind.dn, bind.password);
+          },
     );
-    const bind = this.#options.bind;
-    if (bind !== undefined) {
-      try {
-        await budget.run(conn.client.bind(bind.dn, bind.password), 'service bind', () => {
-          conn.destroy();
-        });
-      } catch (error) {
-        conn.destroy();
-        // A server that took the connection but did not answer (a hung directory behind a load
-        // balancer) has failed as much as one that refused it: the next attempts try the others
-        // first. A refused bind is a configuration problem and says nothing about the server.
-        if (isConnectionError(error)) {
-          this.#servers.markFailed(conn.server);
-          this.#options.logger.warn('ldap.server_failed', {
-            server: conn.server.url,
-            detail: toBackendError(error, conn.server.url).detail,
-          });
-        }
-        // A refused service bind is a configuration or directory problem, never a user's fault.
-        throw toBackendError(error, conn.server.url);
-      }
-    }
-    return conn;
   }
 
   #discard(slot: Slot, conn: LdapConnection): void {

@@ -125,39 +125,66 @@ describe('LdapBackend resilience (slapd)', function () {
     startTls: false,
     allowInsecure: true,
     poolSize: 1,
-    timeoutMs: 800,
+    // Room for the silent server's attempt and a whole login on the next one.
+    timeoutMs: 3_000,
     connectTimeoutMs: 400,
     idAttribute: 'uid',
     logger,
   });
 
-  it('fails over from a server that takes connections but never answers the service bind', async function () {
+  const directBind = (options: Partial<LdapBackendOptions>): Partial<LdapBackendOptions> => ({
+    ...options,
+    bindDn: undefined,
+    bindPassword: undefined,
+    userSearch: undefined,
+    userDnTemplate: `uid={username},${PEOPLE}`,
+  });
+
+  const failedServers = (logger: RecordingLogger): unknown[] =>
+    logger.events.filter((e) => e.event === 'ldap.server_failed').map((e) => e.fields['server']);
+
+  it('fails over within the login from a server that takes connections but never answers the service bind', async function () {
     await withSilentServer(async (url) => {
       const logger = new RecordingLogger();
       const backend = make(silentFirst(url, logger));
-      // The first login meets the silent server and times out...
-      await expectRejection(backend.authenticate(undefined, alice));
-      // ...which marks it failed once the pool's rebuild gives up (it outlives the login)...
-      for (let i = 0; i < 100 && !logger.events.some((e) => e.event === 'ldap.server_failed'); i++)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(logger.events.map((e) => e.event)).to.include('ldap.server_failed');
-      // ...so the next one goes to the server that answers.
+      // The silent server gets its connect timeout for the bind, then the next server serves the
+      // same login...
       expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      expect(failedServers(logger)).to.deep.equal([url]);
+      // ...and the silent one, marked failed, is tried last for the next logins.
+      expect(await backend.authenticate(undefined, { ...alice, password: 'wrong' })).to.equal(null);
+      expect(await backend.authenticate(undefined, { username: 'nobody', password: 'x' })).to.equal(
+        null,
+      );
+      expect(failedServers(logger)).to.deep.equal([url]);
     });
   });
 
-  it('fails over from a server that takes connections but never answers the user bind', async function () {
+  it('fails over within the login from a server that never answers the user bind', async function () {
     await withSilentServer(async (url) => {
       // Direct bind: no service account, the user's own bind meets the silence.
+      const logger = new RecordingLogger();
+      const backend = make(directBind(silentFirst(url, logger)));
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      expect(failedServers(logger)).to.deep.equal([url]);
+    });
+  });
+
+  it('answers a wrong password as a failure, not an outage, after failing over', async function () {
+    await withSilentServer(async (url) => {
+      const backend = make(directBind(silentFirst(url, new RecordingLogger())));
+      expect(await backend.authenticate(undefined, { ...alice, password: 'wrong' })).to.equal(null);
+    });
+  });
+
+  it('times out when every server is silent', async function () {
+    await withSilentServer(async (url) => {
       const backend = make({
         ...silentFirst(url, new RecordingLogger()),
-        bindDn: undefined,
-        bindPassword: undefined,
-        userSearch: undefined,
-        userDnTemplate: `uid={username},${PEOPLE}`,
+        url: [url, url],
+        timeoutMs: 1_000,
       });
       await expectRejection(backend.authenticate(undefined, alice), 'BACKEND_TIMEOUT');
-      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
     });
   });
 
