@@ -23,11 +23,7 @@ describe('CircuitBreaker', function () {
       b.acquire().failed();
     }
     expect(b.state).to.equal('open');
-    expect(() => {
-      b.acquire();
-    })
-      .to.throw()
-      .with.property('code', 'BACKEND_UNAVAILABLE');
+    expectRefused(b);
     expect(logger.records.map((r) => r.event)).to.include('rest.circuit_open');
     const refusal = captureAcquire(b);
     expect(refusal).to.be.instanceOf(AuthBridgeError);
@@ -47,23 +43,13 @@ describe('CircuitBreaker', function () {
   it('lets exactly one probe through when half-open, and closes on its success', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
-    for (let i = 0; i < 3; i += 1) {
-      b.acquire().failed();
-    }
+    openCircuit(b);
     clock.advance(999);
-    expect(() => {
-      b.acquire();
-    })
-      .to.throw()
-      .with.property('code', 'BACKEND_UNAVAILABLE');
+    expectRefused(b);
     clock.advance(1);
     expect(b.state).to.equal('half-open');
     const probe = b.acquire();
-    expect(() => {
-      b.acquire();
-    })
-      .to.throw()
-      .with.property('code', 'BACKEND_UNAVAILABLE');
+    expectRefused(b);
     probe.succeeded();
     expect(b.state).to.equal('closed');
     b.acquire();
@@ -73,18 +59,12 @@ describe('CircuitBreaker', function () {
   it('reopens for a full period when the probe fails', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
-    for (let i = 0; i < 3; i += 1) {
-      b.acquire().failed();
-    }
+    openCircuit(b);
     clock.advance(1_000);
     b.acquire().failed();
     expect(b.state).to.equal('open');
     clock.advance(999);
-    expect(() => {
-      b.acquire();
-    })
-      .to.throw()
-      .with.property('code', 'BACKEND_UNAVAILABLE');
+    expectRefused(b);
     clock.advance(1);
     b.acquire().succeeded();
     expect(b.state).to.equal('closed');
@@ -95,7 +75,7 @@ describe('CircuitBreaker', function () {
     const b = breaker(clock);
     const slowFailure = b.acquire();
     const slowSuccess = b.acquire();
-    for (let i = 0; i < 3; i += 1) b.acquire().failed();
+    openCircuit(b);
     clock.advance(1_000);
     const probe = b.acquire();
     // The slow calls end while the probe is in flight: they must not reopen or close the circuit,
@@ -103,11 +83,7 @@ describe('CircuitBreaker', function () {
     slowFailure.failed();
     slowSuccess.succeeded();
     expect(b.state).to.equal('half-open');
-    expect(() => {
-      b.acquire();
-    })
-      .to.throw()
-      .with.property('code', 'BACKEND_UNAVAILABLE');
+    expectRefused(b);
     probe.succeeded();
     expect(b.state).to.equal('closed');
   });
@@ -116,7 +92,7 @@ describe('CircuitBreaker', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
     const slow = [b.acquire(), b.acquire(), b.acquire()];
-    for (let i = 0; i < 3; i += 1) b.acquire().failed();
+    openCircuit(b);
     clock.advance(1_000);
     b.acquire().succeeded();
     for (const call of slow) call.failed();
@@ -126,9 +102,7 @@ describe('CircuitBreaker', function () {
   it('a released probe frees the half-open slot without deciding', function () {
     const clock = new ManualClock(0);
     const b = breaker(clock);
-    for (let i = 0; i < 3; i += 1) {
-      b.acquire().failed();
-    }
+    openCircuit(b);
     clock.advance(1_000);
     b.acquire().released();
     expect(b.state).to.equal('half-open');
@@ -144,4 +118,17 @@ function captureAcquire(b: CircuitBreaker): unknown {
     return error;
   }
   return new Error('acquire did not throw');
+}
+
+// Three failures in a row: the threshold of `breaker()`.
+function openCircuit(b: CircuitBreaker): void {
+  for (let i = 0; i < 3; i += 1) b.acquire().failed();
+}
+
+function expectRefused(b: CircuitBreaker): void {
+  expect(() => {
+    b.acquire();
+  })
+    .to.throw()
+    .with.property('code', 'BACKEND_UNAVAILABLE');
 }
