@@ -42,6 +42,8 @@ interface CommitPlan {
   readonly retired: string | undefined;
   /** The data came over from `retired` by cycleKey(): void if that id was ended meanwhile. */
   readonly carried: boolean;
+  /** flush() ended `retired` (a logout): that stands even if the request then fails. */
+  readonly flushed: boolean;
 }
 
 /** The per-request session handle, at `ctx.state.session`. */
@@ -55,6 +57,7 @@ export class Session {
   #stored: boolean;
   #destroyOld: string | undefined;
   #carried = false;
+  #flushed = false;
 
   /** @internal Sessions are made by {@link sessions}. */
   constructor(id: string | undefined, data: SessionData) {
@@ -100,6 +103,7 @@ export class Session {
     this.#retire();
     this.#data = {};
     this.#carried = false;
+    this.#flushed = true;
     this.#dirty = true;
   }
 
@@ -123,6 +127,7 @@ export class Session {
       data: this.#data,
       retired: this.#destroyOld,
       carried: this.#carried,
+      flushed: this.#flushed,
     };
   }
 
@@ -214,17 +219,33 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       await next();
       status = ctx.status;
     } catch (error) {
-      // Not saved when the request failed on the server side (Django skips 500s too): a login
-      // followed by a crash must not leave the user logged in, nor retire the old session id.
       const thrown = (error as { status?: unknown }).status;
-      if (typeof thrown !== 'number' || thrown >= 500) throw error;
+      if (typeof thrown !== 'number' || thrown >= 500) {
+        if (session.changed) await failed(ctx, session, cookie !== undefined);
+        throw error;
+      }
       if (session.changed) await save(ctx, session, cookie !== undefined);
       throw error;
     }
     // Checked here rather than in save(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
-    if (status < 500 && session.changed) await save(ctx, session, cookie !== undefined);
+    if (session.changed) {
+      if (status < 500) await save(ctx, session, cookie !== undefined);
+      else await failed(ctx, session, cookie !== undefined);
+    }
   };
+
+  /**
+   * A request that failed on the server side saves nothing (Django skips 500s too): a login
+   * followed by a crash must not leave the user logged in, nor retire the old session id. A logout
+   * made before the failure stands, as Django's flush() deletes at once: the old id is ended.
+   */
+  async function failed(ctx: Context, session: Session, sentSessionId: boolean): Promise<void> {
+    const plan = session.commitPlan();
+    if (!plan.flushed || plan.retired === undefined) return;
+    await store.delete(storeKey(plan.retired));
+    if (sentSessionId) clearCookie(ctx, cookieName);
+  }
 
   /** Persists a changed session; `sentSessionId`: the request carried a session cookie. */
   async function save(ctx: Context, session: Session, sentSessionId: boolean): Promise<void> {

@@ -163,6 +163,10 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
   web.get('/boom', () => {
     throw new Error('secret internals');
   });
+  web.post('/logout-then-crash', async (ctx) => {
+    await logout(ctx);
+    throw new Error('crashed after logout');
+  });
   web.post('/login-then-crash', async (ctx) => {
     const { username, password } = ctx.request.body as Record<string, string>;
     const user = await authenticator.authenticate(ctx, { username, password });
@@ -641,6 +645,17 @@ describe('@authbridge/koa over HTTP', function () {
     expect(((await agent.get('/csrf').expect(200)).body as { token: string }).token).to.equal(
       before,
     );
+  });
+
+  it('ends the session of a logout even when the request then fails with a 5xx', async function () {
+    const agent = request.agent(h.app.callback());
+    const loggedIn = await loginAs(agent, 'alice', 'alice-pw');
+    const id = sid(loggedIn);
+    const token = ((await agent.get('/csrf').expect(200)).body as { token: string }).token;
+    await agent.post('/logout-then-crash').type('form').send({ _csrf: token }).expect(500);
+    // As Django's flush(): the logout stands; the old id names nothing, whatever cookie is sent.
+    await agent.get('/me').expect(401);
+    await request(h.app.callback()).get('/me').set('Cookie', `authbridge.sid=${id!}`).expect(401);
   });
 
   it('marks the cookies Secure under TLS, trusting X-Forwarded-Proto only behind a configured proxy', async function () {
