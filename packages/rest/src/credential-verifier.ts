@@ -25,6 +25,12 @@ export interface CredentialVerifier {
    * none (those are never cached).
    */
   verify(credential: CheckedCredential, deadline: Deadline): Promise<Verdict>;
+  /**
+   * Asks the upstream a question with a harmless answer, for readiness: resolves when it
+   * answered, rejects with BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when not. Absent for modes that
+   * have no such question (a JWT needs no call; a password service must not see made-up logins).
+   */
+  probe?(deadline: Deadline): Promise<void>;
   /** Releases connection pools. Idempotent. */
   close(): void;
 }

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { Clock } from '@authbridge/core';
+import { randomUUID } from 'node:crypto';
 import { type ClaimPolicy, checkClaims } from './claims.js';
 import type { ClientAuthApplier } from './client-auth.js';
 import type { CheckedCredential, CredentialVerifier, Verdict } from './credential-verifier.js';
@@ -57,6 +58,14 @@ export class IntrospectionVerifier implements CredentialVerifier {
    */
   async isActive(token: string, deadline: Deadline): Promise<boolean> {
     return (await this.#query(token, deadline)) !== null;
+  }
+
+  /**
+   * Introspects a random token: an authorization server that works answers `active: false`
+   * (RFC 7662 §2.2); one that is down, or refuses our client credentials, does not.
+   */
+  async probe(deadline: Deadline): Promise<void> {
+    await this.#query(`authbridge-readiness-${randomUUID()}`, deadline);
   }
 
   // The response body when active, null when inactive; throws when there is no usable answer.

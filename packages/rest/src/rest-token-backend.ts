@@ -302,6 +302,24 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     };
   }
 
+  /**
+   * Readiness: whether the token service answers. Introspection is asked about a random token
+   * (a working server says `active: false`); every mode counts as down while its circuit is open
+   * (the upstream failed the last calls). For JWTs that is the key set's fetch, and an in-house
+   * REST service is not sent made-up credentials, so for those modes only the breaker speaks.
+   *
+   * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT; CLOSED after `close()`.
+   */
+  async healthCheck(): Promise<void> {
+    if (this.#closed) throw new AuthBridgeError('CLOSED');
+    if (this.#o.breaker?.state === 'open') {
+      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
+        detail: `${this.id}: circuit open`,
+      });
+    }
+    await this.#o.verifier.probe?.(new Deadline(this.#o.deadlineMs));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

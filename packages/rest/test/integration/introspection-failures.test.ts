@@ -65,6 +65,35 @@ describe('introspection mode against a misbehaving endpoint', function () {
     await b.close();
   });
 
+  it('is ready when the endpoint answers, and not when it fails, is unreachable or its circuit is open', async function () {
+    const b = backend({ circuitBreaker: { failureThreshold: 2, openMs: 60_000 } });
+    // A working server says `active: false` about the probe's made-up token.
+    await b.healthCheck();
+    const probe = new URLSearchParams(api.received.get('/introspect')!.at(-1)!.body);
+    expect(probe.get('token')).to.match(/^authbridge-readiness-/);
+    api.behaviour = { kind: 'status', status: 503 };
+    await expectRejection(b.healthCheck(), 'BACKEND_UNAVAILABLE');
+    await expectRejection(b.healthCheck(), 'BACKEND_UNAVAILABLE');
+    // Two failures opened the circuit: not ready without asking, even once the server is back.
+    api.behaviour = { kind: 'normal' };
+    const asked = api.received.get('/introspect')!.length;
+    await expectRejection(b.healthCheck(), 'BACKEND_UNAVAILABLE');
+    expect(api.received.get('/introspect')!.length).to.equal(asked);
+    await b.close();
+    await expectRejection(b.healthCheck(), 'CLOSED');
+    const unreachable = backend({
+      mode: {
+        kind: 'introspection',
+        endpoint: await closedPortUrl('/introspect'),
+        issuer: ISSUER,
+        audience: AUD,
+        clientAuth: { method: 'client_secret_post', clientId: 'rs', clientSecret: 'rs-secret' },
+      },
+    });
+    await expectRejection(unreachable.healthCheck(), 'BACKEND_UNAVAILABLE');
+    await unreachable.close();
+  });
+
   it('does not accept "active": "true" as a string: a broken server, fail closed', async function () {
     answer('t-string', good({ active: 'true' }));
     await expectRejection(

@@ -10,6 +10,7 @@ import request from 'supertest';
 import {
   API_RESOURCE,
   type AuthorizationServer,
+  freePort,
   RS_BASIC,
   startAuthorizationServer,
 } from '@authbridge/testkit';
@@ -75,6 +76,45 @@ describe('reference host with the REST token backend (real oidc-provider)', func
     const metrics = await request(app.callback()).get('/metrics').expect(200);
     expect(metrics.text).to.include('authbridge_token_cache_hits{backend="rest"} 2');
     expect(metrics.text).to.include('authbridge_circuit_open{backend="rest"} 0');
+  });
+
+  it('is ready while the authorization server answers, and not when it is gone', async function () {
+    const ready = await request(app.callback()).get('/readyz').expect(200);
+    expect((ready.body as { checks: Record<string, string> }).checks).to.include({
+      'backend:rest': 'ok',
+    });
+    // The same host against an endpoint where nothing listens: /api/me would be 503, so is /readyz.
+    const gone = await createApp(
+      parseConfig(
+        {
+          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+          stores: { path: join(dir, 'gone.db') },
+          backends: [
+            {
+              type: 'rest',
+              mode: {
+                kind: 'introspection',
+                endpoint: `http://127.0.0.1:${String(await freePort())}/introspect`,
+                issuer: as.issuer,
+                audience: API_RESOURCE,
+                clientAuth: { method: 'client_secret_basic', ...RS_BASIC },
+              },
+            },
+          ],
+          logging: { level: 'silent' },
+        },
+        {},
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const res = await request(gone.callback()).get('/readyz').expect(503);
+      expect((res.body as { checks: Record<string, string> }).checks).to.include({
+        'backend:rest': 'BACKEND_UNAVAILABLE',
+      });
+    } finally {
+      await gone.close();
+    }
   });
 
   it('challenges an unknown token with invalid_token', async function () {
