@@ -32,8 +32,12 @@ const permissionList = z.array(
 /** A local username/password account created at start-up if missing (break-glass admin, demo). */
 const localUser = z
   .object({
-    username: z.string().min(1),
-    password: z.string().min(12, 'passwords in config must be at least 12 characters'),
+    // The local backend's own bounds: a name it would refuse at every login is refused here.
+    username: z
+      .string()
+      .max(256)
+      .refine((name) => name.trim() !== '', 'a username must not be blank'),
+    password: z.string().min(12, 'passwords in config must be at least 12 characters').max(4096),
     isSuperuser: fromEnv(z.boolean()).default(false),
     isStaff: fromEnv(z.boolean()).default(false),
     groups: z.array(z.string()).default([]),
@@ -46,7 +50,23 @@ const localBackend = z
     type: z.literal('local'),
     id: z.string().min(1).default('local'),
     groupPermissions: z.record(z.string(), permissionList).default({}),
-    users: z.array(localUser).default([]),
+    users: z
+      .array(localUser)
+      .default([])
+      .superRefine((users, ctx) => {
+        // A second entry for a name would be skipped at start-up, its password and flags unused.
+        const seen = new Set<string>();
+        users.forEach((user, i) => {
+          if (seen.has(user.username)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'username'],
+              message: `duplicate username "${user.username}"`,
+            });
+          }
+          seen.add(user.username);
+        });
+      }),
   })
   .strict();
 
@@ -310,6 +330,21 @@ export const configSchema = z
         });
       }
       seen.add(backend.id);
+    });
+    // An IdP's routes are /saml/<idp id>/...: the id names one IdP across every SAML backend.
+    const idps = new Set<string>();
+    config.backends.forEach((backend, index) => {
+      if (backend.type !== 'saml') return;
+      backend.idps.forEach((idp, i) => {
+        if (idps.has(idp.id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['backends', index, 'idps', i, 'id'],
+            message: `duplicate IdP id "${idp.id}" (its routes are /saml/${idp.id}/...: give each IdP its own id)`,
+          });
+        }
+        idps.add(idp.id);
+      });
     });
     // SAML endpoints are built from the configured public URL, never from the Host header.
     if (config.backends.some((b) => b.type === 'saml') && config.server.publicUrl === undefined) {

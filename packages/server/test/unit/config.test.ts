@@ -151,6 +151,62 @@ describe('host configuration', function () {
       .and.include('backends[0].users[0].permissions[0]');
   });
 
+  it('refuses config users the local backend could not log in, and a name given twice', function () {
+    const user = { password: 'a-good-password' };
+    const err = configError(() =>
+      parseConfig(
+        {
+          server: { secret: SECRET },
+          backends: [
+            {
+              type: 'local',
+              users: [
+                { ...user, username: '   ' },
+                { ...user, username: 'x'.repeat(257) },
+                { username: 'ops', password: 'p'.repeat(4097) },
+                { ...user, username: 'ops' },
+                { ...user, username: 'ops', isSuperuser: true },
+              ],
+            },
+          ],
+        },
+        {},
+      ),
+    );
+    expect(err.message)
+      .to.include('backends[0].users[0].username')
+      .and.include('backends[0].users[1].username')
+      .and.include('backends[0].users[2].password')
+      .and.include('backends[0].users[3].username: duplicate username "ops"')
+      .and.include('backends[0].users[4].username');
+    expect(err.message).not.to.include('backends[0].users[2].username');
+  });
+
+  it('refuses an IdP id used by two SAML backends (one /saml/<id>/ route each)', function () {
+    const idp = {
+      id: 'corp',
+      entityId: 'https://idp.example.test',
+      ssoUrl: 'https://idp.example.test/sso',
+      signingCertFiles: ['idp.pem'],
+    };
+    const saml = (id: string) => ({
+      type: 'saml',
+      id,
+      sp: { entityId: 'https://sp.example.test' },
+      idps: [idp],
+    });
+    const err = configError(() =>
+      parseConfig(
+        {
+          server: { secret: SECRET, publicUrl: 'https://sp.example.test' },
+          backends: [saml('s1'), saml('s2')],
+        },
+        {},
+      ),
+    );
+    expect(err.message).to.include('backends[1].idps[0].id').and.include('duplicate IdP id');
+  });
+
   it('reads YAML files and refuses broken YAML with CONFIG_INVALID', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'authbridge-config-'));
     try {
