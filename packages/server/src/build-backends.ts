@@ -90,21 +90,24 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
   },
 };
 
-/** The `(event, fields)` logger both protocol backends take, writing to pino. */
+/**
+ * The `(event, fields)` logger the protocol backends take, writing to pino. Every line names the
+ * backend once: most events carry `backend` themselves, and a pino child binding would write the
+ * key a second time (duplicate JSON keys, which log pipelines such as Elasticsearch refuse).
+ */
 function eventLogger(logger: Logger, backendId: string): EventLogger {
-  const log = logger.child({ backend: backendId });
   return {
     debug: (event, fields) => {
-      log.debug(fields, event);
+      logger.debug({ backend: backendId, ...fields }, event);
     },
     info: (event, fields) => {
-      log.info(fields, event);
+      logger.info({ backend: backendId, ...fields }, event);
     },
     warn: (event, fields) => {
-      log.warn(fields, event);
+      logger.warn({ backend: backendId, ...fields }, event);
     },
     error: (event, fields) => {
-      log.error(fields, event);
+      logger.error({ backend: backendId, ...fields }, event);
     },
   };
 }

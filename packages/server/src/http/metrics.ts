@@ -45,21 +45,37 @@ export function createMetrics(authenticator: Authenticator): HostMetrics {
     (b): b is RestTokenBackend => b instanceof RestTokenBackend,
   );
   const CIRCUIT = { closed: 0, 'half-open': 0.5, open: 1 } as const;
+  // Counters, not gauges: rate() and increase() are defined on counters only. The backend counts;
+  // each scrape copies its count.
+  const restCounters: [name: string, help: string, read: (s: RestBackendStats) => number][] = [
+    [
+      'authbridge_token_cache_hits_total',
+      'Token checks answered from the cache, by backend',
+      (s) => s.cacheHits,
+    ],
+    [
+      'authbridge_token_cache_misses_total',
+      'Token checks not in the cache, by backend',
+      (s) => s.cacheMisses,
+    ],
+  ];
+  for (const [name, help, read] of restCounters) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['backend'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const b of rest) this.inc({ backend: b.id }, read(b.stats()));
+      },
+    });
+  }
   const restGauges: [
     name: string,
     help: string,
     read: (s: RestBackendStats) => number | undefined,
   ][] = [
-    [
-      'authbridge_token_cache_hits',
-      'Token checks answered from the cache, by backend (monotonic since start)',
-      (s) => s.cacheHits,
-    ],
-    [
-      'authbridge_token_cache_misses',
-      'Token checks not in the cache, by backend (monotonic since start)',
-      (s) => s.cacheMisses,
-    ],
     [
       'authbridge_circuit_open',
       'Circuit breaker state by backend: 0 closed, 0.5 half-open, 1 open',

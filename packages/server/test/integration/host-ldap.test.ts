@@ -18,6 +18,8 @@ describe('reference host with LDAP (real slapd)', function () {
   let slapd: SlapdServer;
   let dir: string;
   let app: HostApp;
+  // The host's log lines, as pino writes them.
+  let lines: string[];
 
   before(async function () {
     requireServer(this, await slapdAvailable(), 'slapd (apt-get install slapd ldap-utils)');
@@ -56,7 +58,10 @@ describe('reference host with LDAP (real slapd)', function () {
       },
       { LDAP_BIND_DN: slapd.serviceDN, LDAP_BIND_PASSWORD: slapd.servicePassword },
     );
-    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    lines = [];
+    app = await createApp(config, {
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    });
   });
   afterEach(async function () {
     await app.close();
@@ -93,6 +98,12 @@ describe('reference host with LDAP (real slapd)', function () {
     const wrong = await login(request.agent(app.callback()), 'alice', 'not-her-password');
     expect(wrong.status).to.equal(200);
     expect(wrong.text).to.include('The username or password is not correct.');
+    // The directory's own line says why, naming the backend once (a JSON key written twice is
+    // refused by log pipelines such as Elasticsearch).
+    const failed = lines.find((l) => l.includes('"msg":"ldap.login_failed"'));
+    expect(failed).to.be.a('string');
+    expect(failed!.match(/"backend":/g)).to.have.length(1);
+    expect(JSON.parse(failed!)).to.include({ backend: 'ldap' });
   });
 
   it('lets a break-glass account listed first in while the directory is down', async function () {

@@ -74,7 +74,9 @@ describe('reference host with the REST token backend (real oidc-provider)', func
     }
     expect(as.count('/token/introspection') - before).to.equal(1);
     const metrics = await request(app.callback()).get('/metrics').expect(200);
-    expect(metrics.text).to.include('authbridge_token_cache_hits{backend="rest"} 2');
+    expect(metrics.text).to.include('# TYPE authbridge_token_cache_hits_total counter');
+    expect(metrics.text).to.include('authbridge_token_cache_hits_total{backend="rest"} 2');
+    expect(metrics.text).to.include('authbridge_token_cache_misses_total{backend="rest"} 1');
     expect(metrics.text).to.include('authbridge_circuit_open{backend="rest"} 0');
   });
 
