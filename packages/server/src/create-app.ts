@@ -3,7 +3,6 @@
  *
  * @packageDocumentation
  */
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import {
   AuthBridgeError,
@@ -38,6 +37,7 @@ import { logAuthEvents } from './http/audit-log.js';
 import { createMetrics } from './http/metrics.js';
 import { homePage, loginPage } from './http/pages.js';
 import { edge, type EdgeState } from './http/edge.js';
+import { readBody } from './http/read-body.js';
 
 /** Koa state on every request of the host. */
 export type HostState = AuthState & EdgeState;
@@ -122,14 +122,14 @@ export async function createApp(
     // no session, bearer API calls never load a session or check CSRF, only routes that take a body
     // parse one.
     const router = new Router<HostState>();
-    const parseBody = bodyParser({
+    const parseBody = readBody({
       enableTypes: ['form', 'json'],
       formLimit: '16kb',
       jsonLimit: '16kb',
     });
     // The ACS and SLO receive whole SAML messages: up to the backend's 256 KiB decoded, i.e. about
     // 342 KiB of base64, more once form-encoded. The backend enforces its own decoded limit.
-    const parseSamlBody = bodyParser({ enableTypes: ['form'], formLimit: '1mb' });
+    const parseSamlBody = readBody({ enableTypes: ['form'], formLimit: '1mb' });
     const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
     const sessionUser = authbridge({ authenticator, secret: config.server.secret });
     const withSession = [loadSession, sessionUser] as const;

@@ -301,6 +301,33 @@ describe('reference host over HTTP', function () {
     );
   });
 
+  it('answers a body it cannot read as the client error it is, not a 500', async function () {
+    const lines: string[] = [];
+    const logged = await createApp(config(dir), {
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    });
+    try {
+      const post = (encoding: string, body: Buffer) =>
+        request(logged.callback())
+          .post('/login')
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .set('Content-Encoding', encoding)
+          .send(body);
+      // gzip and deflate that do not inflate: zlib's errors carry no HTTP status.
+      for (const encoding of ['gzip', 'deflate']) {
+        const res = await post(encoding, Buffer.from('not compressed at all')).expect(400);
+        expect((res.body as { code: string }).code).to.equal('INVALID_REQUEST');
+      }
+      await post('x-unknown', Buffer.from('a=b')).expect(415);
+      await post('identity', Buffer.alloc(17 * 1024, 'a')).expect(413);
+    } finally {
+      await logged.close();
+    }
+    // Nothing a client sends is logged as the host's own failure.
+    const levels = lines.map((l) => (JSON.parse(l) as { level: number }).level);
+    expect(levels.filter((level) => level >= 50)).to.deep.equal([]);
+  });
+
   it('writes JSON logs with request ids and never a password, token or cookie', async function () {
     const lines: string[] = [];
     const logged = await createApp(config(dir), {
