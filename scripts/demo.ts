@@ -36,21 +36,52 @@ async function ensureSlapd(): Promise<void> {
   process.exit(1);
 }
 
+// PORT is checked before anything starts; 0 asks for any free port.
+const portText = process.env['PORT'] ?? '8080';
+const requestedPort = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+if (!(requestedPort <= 65_535)) {
+  console.error(`demo: PORT must be a port number (0 for any free port), not "${portText}"`);
+  process.exit(2);
+}
+
+// What has started, stopped in reverse order on Ctrl-C or when a later step fails: nothing (no
+// slapd, no temp dir with keys and the database) is left behind either way.
+const started: (() => Promise<void> | void)[] = [];
+async function stopAll(): Promise<void> {
+  for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+}
+async function fail(message: string): Promise<never> {
+  console.error(`demo: ${message}`);
+  await stopAll();
+  process.exit(1);
+}
+
 await ensureSlapd();
 const slapd = await startSlapd();
-const tokens = await startDemoTokenService();
-const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
-writeFileSync(join(dir, 'ldap-ca.pem'), slapd.caCertPem);
+started.push(() => slapd.stop());
+const boot = async () => {
+  const tokens = await startDemoTokenService();
+  started.push(() => tokens.close());
+  const dir = mkdtempSync(join(tmpdir(), 'authbridge-demo-'));
+  started.push(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'ldap-ca.pem'), slapd.caCertPem);
+  // The SAML IdP posts back to our ACS, so the public URL must be known before anything starts.
+  const port = requestedPort === 0 ? await freePort() : requestedPort;
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const idp = await startDemoSamlIdp({
+    entityId: `${publicUrl}/saml/metadata`,
+    acsUrl: `${publicUrl}/saml/demo/acs`,
+  });
+  started.push(() => idp.close());
+  writeFileSync(join(dir, 'demo-idp.pem'), idp.certPem);
+  return { tokens, dir, port, publicUrl, idp };
+};
+const { tokens, dir, port, publicUrl, idp } = await boot().catch((error: unknown) =>
+  fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+);
 const adminPassword = randomBytes(12).toString('base64url');
-// The SAML IdP posts back to our ACS, so the public URL must be known before anything starts.
-const requestedPort = Number(process.env['PORT'] ?? 8080);
-const port = requestedPort === 0 ? await freePort() : requestedPort;
-const publicUrl = `http://127.0.0.1:${port}`;
-const idp = await startDemoSamlIdp({
-  entityId: `${publicUrl}/saml/metadata`,
-  acsUrl: `${publicUrl}/saml/demo/acs`,
-});
-writeFileSync(join(dir, 'demo-idp.pem'), idp.certPem);
 
 const config = parseConfig(
   {
@@ -72,7 +103,8 @@ const config = parseConfig(
         userSearch: { base: `ou=people,${slapd.baseDN}` },
         groups: {
           base: `ou=groups,${slapd.baseDN}`,
-          strategies: ['memberOf', 'uniqueMember', 'posix'],
+          // `member` too: nesting follows member/uniqueMember values (dave: platform in engineering).
+          strategies: ['memberOf', 'member', 'uniqueMember', 'posix'],
           nested: true,
         },
         userFlagsByGroup: { isStaff: `cn=staff,ou=groups,${slapd.baseDN}` },
@@ -116,8 +148,17 @@ const config = parseConfig(
   {},
 );
 
-const app = await createApp(config);
-const host = await listen(app, config.server.host, config.server.port);
+const app = await createApp(config).catch((error: unknown) =>
+  fail(`could not start: ${error instanceof Error ? error.message : String(error)}`),
+);
+started.push(() => app.close());
+const host = await listen(app, config.server.host, config.server.port).catch((error: unknown) =>
+  fail(
+    (error as { code?: unknown }).code === 'EADDRINUSE'
+      ? `port ${port} is taken: set PORT to a free one (PORT=0 picks any)`
+      : `could not listen: ${error instanceof Error ? error.message : String(error)}`,
+  ),
+);
 console.log(`
 authbridge demo is running at ${host.url}   (demo only: throwaway secrets, data in ${dir})
 
@@ -133,11 +174,8 @@ Press Ctrl-C to stop.
 `);
 
 const stop = async (): Promise<void> => {
-  await host.shutdown(5000);
-  await tokens.close();
-  await idp.close();
-  await slapd.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await host.shutdown(5000); // closes the app too (a second close is a no-op)
+  await stopAll();
   process.exit(0);
 };
 process.once('SIGINT', () => void stop());
