@@ -7,7 +7,7 @@ import { AuthBridgeError } from '@authbridge/core';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { interpolateEnv } from './interpolate.js';
+import { substituteEnv } from './interpolate.js';
 import { configSchema, type HostConfig } from './schema.js';
 
 /**
@@ -16,12 +16,19 @@ import { configSchema, type HostConfig } from './schema.js';
  * @throws {AuthBridgeError} CONFIG_INVALID with one line per problem.
  */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): HostConfig {
-  const result = configSchema.safeParse(interpolateEnv(raw, env));
-  if (!result.success) {
-    throw new AuthBridgeError(
-      'CONFIG_INVALID',
-      `invalid configuration:\n${formatIssues(result.error.issues)}`,
-    );
+  const { value, unset } = substituteEnv(raw, env);
+  const result = configSchema.safeParse(value);
+  if (!result.success || unset.length > 0) {
+    // Every unset variable, then every other problem: a key whose variable is unset is reported
+    // for that alone (its empty stand-in would only add a second, misleading line).
+    const unsetPaths = new Set(unset.map((u) => u.path));
+    const lines = [
+      ...unset.map((u) => `  ${u.path}: environment variable ${u.name} is not set`),
+      ...formatIssues(result.error?.issues ?? [])
+        .filter((issue) => !unsetPaths.has(issue.path))
+        .map((issue) => issue.line),
+    ];
+    throw new AuthBridgeError('CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`);
   }
   return deepFreeze(result.data);
 }
@@ -47,21 +54,19 @@ export async function loadConfigFile(
   return parseConfig(raw, env);
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => {
-      const path = issue.path.reduce<string>(
-        (acc, part) =>
-          typeof part === 'number'
-            ? `${acc}[${part}]`
-            : acc
-              ? `${acc}.${String(part)}`
-              : String(part),
-        '',
-      );
-      return `  ${path || '(root)'}: ${issue.message}`;
-    })
-    .join('\n');
+function formatIssues(issues: readonly z.core.$ZodIssue[]): { path: string; line: string }[] {
+  return issues.map((issue) => {
+    const path = issue.path.reduce<string>(
+      (acc, part) =>
+        typeof part === 'number'
+          ? `${acc}[${part}]`
+          : acc
+            ? `${acc}.${String(part)}`
+            : String(part),
+      '',
+    );
+    return { path: path || '(root)', line: `  ${path || '(root)'}: ${issue.message}` };
+  });
 }
 
 function deepFreeze<T>(value: T): T {

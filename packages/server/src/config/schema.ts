@@ -186,7 +186,7 @@ const restBackend = z
     deadlineMs: fromEnv(z.number().int().positive().max(30_000)).optional(),
     cache: z
       .union([
-        z.literal(false),
+        fromEnv(z.literal(false)),
         z
           .object({
             ttlMs: fromEnv(z.number().int().positive()).optional(),
@@ -295,7 +295,7 @@ export const configSchema = z
          */
         readCache: z
           .union([
-            z.literal(false),
+            fromEnv(z.literal(false)),
             z
               .object({
                 maxEntries: fromEnv(z.number().int().positive()).optional(),

@@ -53,6 +53,10 @@ describe('host configuration', function () {
     expect(parseConfig({ ...minimal, stores: { readCache: false } }, {}).stores.readCache).to.equal(
       false,
     );
+    // `false` from the environment, as every other boolean setting takes it.
+    expect(
+      parseConfig({ ...minimal, stores: { readCache: '${RC}' } }, { RC: 'false' }).stores.readCache,
+    ).to.equal(false);
     const err = configError(() =>
       parseConfig({ ...minimal, stores: { readCache: { coherenceMs: -1 } } }, {}),
     );
@@ -70,6 +74,21 @@ describe('host configuration', function () {
     );
     expect(err.message).to.include('server.secret').and.include('AB_MISSING');
     expect(interpolateEnv('a$${b}', {})).to.equal('a${b}');
+    // Every unset variable and every other problem in one run; an unset key is named once.
+    const all = configError(() =>
+      parseConfig(
+        {
+          server: { secret: '${AB_A}', port: 'eighty' },
+          backends: [{ type: 'ldap', url: 'ldaps://ldap.example', bindPassword: '${AB_B}' }],
+        },
+        {},
+      ),
+    );
+    expect(all.message)
+      .to.include('server.secret: environment variable AB_A is not set')
+      .and.include('backends[0].bindPassword: environment variable AB_B is not set')
+      .and.include('server.port');
+    expect(all.message.match(/server\.secret/g)).to.have.length(1);
   });
 
   it('reads numbers and booleans that ${ENV} gives as strings, and refuses what they do not spell', function () {
