@@ -74,6 +74,17 @@ export async function createApp(
       level: config.logging.level,
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     });
+  // The host speaks plain HTTP, so an https publicUrl means a TLS proxy in front; without
+  // trustProxy, requests never look secure: cookies go without Secure, and no HSTS is sent.
+  if (
+    config.server.publicUrl?.startsWith('https:') === true &&
+    config.server.trustProxy === false
+  ) {
+    logger.warn(
+      { publicUrl: config.server.publicUrl },
+      'publicUrl is https but trustProxy is off: cookies will not be marked Secure and no HSTS is sent; set server.trustProxy to the number of proxies in front',
+    );
+  }
   const memory = config.stores.kind === 'memory';
   // Nothing stays open when the app cannot be assembled: what was opened is closed again (a
   // backend that fails to build closes the ones built before it itself).

@@ -250,6 +250,8 @@ const samlBackend = z
       })
       .strict(),
     idps: z.array(samlIdp).min(1),
+    /** Plain-http IdP endpoints beyond loopback (a password typed in clear): must be written out. */
+    allowInsecureHttp: fromEnv(z.boolean()).default(false),
     clockSkewMs: fromEnv(z.number().int().min(0).max(600_000)).optional(),
     maxSessionMs: fromEnv(z.number().int().positive()).optional(),
   })
@@ -265,8 +267,21 @@ export const configSchema = z
         // Not empty: `listen(port, '')` binds every interface, the opposite of the default.
         host: z.string().min(1, 'host must name an address').default('127.0.0.1'),
         port: fromEnv(z.number().int().min(0).max(65535)).default(8080),
-        /** The URL people reach the host at; SAML ACS URLs are built from it, never from Host. */
-        publicUrl: z.url().optional(),
+        /**
+         * The URL people reach the host at; SAML ACS URLs are built from it, never from Host. A
+         * base: no query, fragment or credentials (each endpoint is appended to it).
+         */
+        publicUrl: z
+          .url()
+          .refine((text) => {
+            const url = new URL(text);
+            return (
+              url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+            );
+          }, 'publicUrl is a base URL: no query, fragment or credentials')
+          .optional(),
+        /** A plain-http publicUrl beyond loopback (assertions in clear): must be written out. */
+        allowInsecureHttp: fromEnv(z.boolean()).default(false),
         /**
          * Trust X-Forwarded-* (only behind proxies that set them): `true` for one proxy, or how
          * many there are in a row. The client address is the one the outermost of them saw:
@@ -346,6 +361,31 @@ export const configSchema = z
         idps.add(idp.id);
       });
     });
+    // Plain http beyond this machine sends assertions (to our ACS) or passwords (to an IdP) in
+    // clear: allowed only when the config says so, as for REST and LDAP.
+    const publicUrl = config.server.publicUrl;
+    if (publicUrl !== undefined && insecureRemote(publicUrl) && !config.server.allowInsecureHttp) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'publicUrl'],
+        message: 'must be https (or set server.allowInsecureHttp: true for plain http)',
+      });
+    }
+    config.backends.forEach((backend, index) => {
+      if (backend.type !== 'saml' || backend.allowInsecureHttp) return;
+      backend.idps.forEach((idp, i) => {
+        for (const key of ['ssoUrl', 'sloUrl'] as const) {
+          const url = idp[key];
+          if (url !== undefined && insecureRemote(url)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['backends', index, 'idps', i, key],
+              message: 'must be https (or set allowInsecureHttp: true on this backend)',
+            });
+          }
+        }
+      });
+    });
     // SAML endpoints are built from the configured public URL, never from the Host header.
     if (config.backends.some((b) => b.type === 'saml') && config.server.publicUrl === undefined) {
       ctx.addIssue({
@@ -355,6 +395,14 @@ export const configSchema = z
       });
     }
   });
+
+/** Whether `text` is a plain-http URL to somewhere other than this machine. */
+function insecureRemote(text: string): boolean {
+  const url = new URL(text);
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
 
 /** The validated, fully-defaulted configuration. */
 export type HostConfig = z.infer<typeof configSchema>;

@@ -301,6 +301,26 @@ describe('reference host over HTTP', function () {
     );
   });
 
+  it('warns at start-up when an https publicUrl meets trustProxy off (no Secure cookies, no HSTS)', async function () {
+    for (const trustProxy of [false, 1]) {
+      const lines: string[] = [];
+      const app = await createApp(
+        parseConfig(
+          {
+            server: { secret: SECRET, publicUrl: 'https://auth.example.test', trustProxy },
+            stores: { kind: 'memory' },
+            backends: [{ type: 'local' }],
+          },
+          {},
+        ),
+        { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
+      );
+      await app.close();
+      const warned = lines.some((l) => l.includes('publicUrl is https but trustProxy is off'));
+      expect(warned, `trustProxy ${String(trustProxy)}`).to.equal(trustProxy === false);
+    }
+  });
+
   it('answers a body it cannot read as the client error it is, not a 500', async function () {
     const lines: string[] = [];
     const logged = await createApp(config(dir), {

@@ -226,6 +226,43 @@ describe('host configuration', function () {
     expect(err.message).to.include('backends[1].idps[0].id').and.include('duplicate IdP id');
   });
 
+  it('refuses plain http beyond loopback for the public URL and IdP endpoints unless written out', function () {
+    const idp = (ssoUrl: string) => ({
+      id: 'corp',
+      entityId: 'https://idp.example.test',
+      ssoUrl,
+      signingCertFiles: ['idp.pem'],
+    });
+    const config = (publicUrl: string, ssoUrl: string, extra: object = {}) => ({
+      server: { secret: SECRET, publicUrl, ...extra },
+      backends: [
+        { type: 'saml', sp: { entityId: 'https://sp.example.test' }, idps: [idp(ssoUrl)] },
+      ],
+    });
+    const err = configError(() =>
+      parseConfig(config('http://auth.example.com', 'http://idp.example.com/sso'), {}),
+    );
+    expect(err.message).to.include('server.publicUrl').and.include('backends[0].idps[0].ssoUrl');
+    // Loopback (the demo, tests) and https pass; so does http when the config says so.
+    parseConfig(config('http://127.0.0.1:8080', 'http://localhost:9000/sso'), {});
+    parseConfig(config('https://auth.example.com', 'https://idp.example.com/sso'), {});
+    const spelled = config('http://auth.example.com', 'http://idp.example.com/sso', {
+      allowInsecureHttp: true,
+    });
+    (spelled.backends[0] as Record<string, unknown>)['allowInsecureHttp'] = true;
+    parseConfig(spelled, {});
+    // A base URL: the endpoints are appended to it.
+    for (const bad of [
+      'https://auth.example.com/?x=1',
+      'https://auth.example.com/#f',
+      'https://u:p@auth.example.com',
+    ]) {
+      expect(
+        configError(() => parseConfig(config(bad, 'https://idp.example.com/sso'), {})).message,
+      ).to.include('server.publicUrl');
+    }
+  });
+
   it('reads YAML files and refuses broken YAML with CONFIG_INVALID', async function () {
     const dir = mkdtempSync(join(tmpdir(), 'authbridge-config-'));
     try {
