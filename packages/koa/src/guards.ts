@@ -49,8 +49,11 @@ export function requireAuth(options: RequireAuthOptions = {}): Middleware<AuthSt
 }
 
 /**
- * As {@link requireAuth} when anonymous; then 403 PERMISSION_DENIED unless the user has every
- * permission given (Django's `permission_required`, which also sends the anonymous to log in).
+ * Passes when the user has every permission given; otherwise an anonymous request is refused as
+ * by {@link requireAuth} and a logged-in user gets 403 PERMISSION_DENIED. As Django's
+ * `permission_required`, the backends are asked first, also for the anonymous user: a backend may
+ * grant the anonymous user something (a public wiki page), and the login page is only for those
+ * who lack the permission.
  */
 export function requirePerm(
   perms: string | readonly string[],
@@ -60,12 +63,12 @@ export function requirePerm(
   const anonymous = refusal(options);
   return async (ctx, next) => {
     const user = await ctx.state.user;
-    if (!user.isAuthenticated) {
-      anonymous(ctx);
-      return;
-    }
     const obj = options.obj?.(ctx);
     if (!(await ctx.state.authenticator.hasPerms(user, list, obj))) {
+      if (!user.isAuthenticated) {
+        anonymous(ctx);
+        return;
+      }
       // RFC 6750 §3.1: a token that does not reach the resource is refused with a challenge too.
       const realm = (ctx.state as { bearerRealm?: string }).bearerRealm;
       if (realm !== undefined && ctx.state.authVia === 'bearer')

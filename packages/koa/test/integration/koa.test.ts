@@ -48,6 +48,8 @@ const tokenBackend: AuthBackend<{ token: string }> = {
     return c.token === 'good-token' ? createUser({ id: 'svc', username: 'svc' }) : null;
   },
   getUser: async () => null,
+  // Django lets a backend grant the anonymous user permissions: here, reading the wiki.
+  getAllPermissions: async (user) => new Set(user.isAuthenticated ? [] : ['wiki.read']),
   close: async () => undefined,
 };
 
@@ -146,6 +148,9 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
     ctx.body = { username: user.username, backend: user.backendId };
   });
   web.get('/api/mixed', requireAuth({ challenge: 'Bearer realm="api"' }), (ctx) => {
+    ctx.body = { ok: true };
+  });
+  web.get('/wiki/read', requirePerm('wiki.read'), (ctx) => {
     ctx.body = { ok: true };
   });
   web.get('/wiki/edit', requirePerm('wiki.edit'), (ctx) => {
@@ -284,6 +289,13 @@ describe('@authbridge/koa over HTTP', function () {
       .get('/wiki/edit')
       .expect(403)
       .expect((r) => expect((r.body as { code: string }).code).to.equal('PERMISSION_DENIED'));
+  });
+
+  it('lets the anonymous through a permission a backend grants them, as permission_required', async function () {
+    const server = h.app.callback();
+    await request(server).get('/wiki/read').expect(200);
+    // A permission nobody grants them still sends them to log in (401), not to a 403.
+    await request(server).get('/wiki/edit').expect(401);
   });
 
   it('sets an HttpOnly, SameSite=Lax cookie holding only an opaque id', async function () {
