@@ -58,6 +58,7 @@ export class Session {
   #destroyOld: string | undefined;
   #carried = false;
   #flushed = false;
+  #accessed = false;
 
   /** @internal Sessions are made by {@link sessions}. */
   constructor(id: string | undefined, data: SessionData) {
@@ -71,19 +72,23 @@ export class Session {
    * at the end of it (so a login can record "this local session" with an identity provider).
    */
   get id(): string {
+    this.#accessed = true;
     return (this.#id ??= newSessionId());
   }
 
   get(key: string): unknown {
+    this.#accessed = true;
     return this.#data[key];
   }
 
   set(key: string, value: unknown): void {
+    this.#accessed = true;
     this.#data[key] = value;
     this.#dirty = true;
   }
 
   delete(key: string): void {
+    this.#accessed = true;
     if (key in this.#data) {
       // Reflect.deleteProperty keeps the dynamic-delete lint rule honest: the data is a plain record.
       Reflect.deleteProperty(this.#data, key);
@@ -113,6 +118,14 @@ export class Session {
    */
   markLoggedIn(): void {
     this.#carried = false;
+  }
+
+  /**
+   * @internal Whether this request read or wrote the session: its response then depends on the
+   * cookie (Django's `accessed`, which sets `Vary: Cookie`).
+   */
+  get accessed(): boolean {
+    return this.#accessed || this.#dirty;
   }
 
   /** @internal Whether this request changed the session (data, id or both). */
@@ -227,6 +240,9 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       if (session.changed) await save(ctx, session, cookie !== undefined);
       throw error;
     }
+    // An answer made from the session differs per cookie: a shared cache must not hand one
+    // visitor's page (or CSRF token) to another, whatever Cache-Control the route chose.
+    if (session.accessed) ctx.vary('Cookie');
     // Checked here rather than in save(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
     if (session.changed) {

@@ -298,6 +298,20 @@ describe('@authbridge/koa over HTTP', function () {
     await request(server).get('/wiki/edit').expect(401);
   });
 
+  it('marks answers made from the session Vary: Cookie, and only those', async function () {
+    const agent = request.agent(h.app.callback());
+    await loginAs(agent, 'alice', 'alice-pw');
+    const me = await agent.get('/me').expect(200);
+    expect(me.headers['vary']).to.match(/\bCookie\b/i);
+    const page = await request(h.app.callback()).get('/csrf').expect(200);
+    expect(page.headers['vary']).to.match(/\bCookie\b/i);
+    // A bearer request never reads a session.
+    const api = await request(h.app.callback())
+      .get('/api/token-wiki')
+      .set('Authorization', 'Bearer good-token');
+    expect(api.headers['vary'] ?? '').not.to.match(/\bCookie\b/i);
+  });
+
   it('sets an HttpOnly, SameSite=Lax cookie holding only an opaque id', async function () {
     const agent = request.agent(h.app.callback());
     const res = await loginAs(agent, 'alice', 'alice-pw');
