@@ -6,7 +6,7 @@
  */
 export type { AuthState } from './auth-state.js';
 export { bearer, type BearerOptions, ChallengeError } from './bearer.js';
-export { csrf, csrfToken } from './csrf.js';
+export { csrf, type CsrfOptions, csrfToken } from './csrf.js';
 export {
   type ErrorHandlerOptions,
   errorHandler,

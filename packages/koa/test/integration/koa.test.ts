@@ -193,6 +193,14 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
 }
 
 /** A cookie-keeping client: supertest's agent, plus the session id it holds. */
+/** The secret a masked CSRF token stands for (the first half masks the second). */
+function secretOf(token: string): string {
+  const bytes = Buffer.from(token, 'base64url');
+  const secret = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) secret[i] = bytes[i]! ^ bytes[32 + i]!;
+  return secret.toString('base64url');
+}
+
 function sid(res: request.Response): string | undefined {
   const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
   const c = cookies.find((x) => x.startsWith('authbridge.sid='));
@@ -668,9 +676,8 @@ describe('@authbridge/koa over HTTP', function () {
     expect(crashed.headers['set-cookie']).to.equal(undefined);
     await agent.get('/me').expect(401);
     // The pre-login session was not retired either: same CSRF secret, same id.
-    expect(((await agent.get('/csrf').expect(200)).body as { token: string }).token).to.equal(
-      before,
-    );
+    const after = ((await agent.get('/csrf').expect(200)).body as { token: string }).token;
+    expect(secretOf(after)).to.equal(secretOf(before));
   });
 
   it('ends the session of a logout even when the request then fails with a 5xx', async function () {
@@ -689,12 +696,18 @@ describe('@authbridge/koa over HTTP', function () {
     for (const proxy of [false, true]) {
       h.app.proxy = proxy;
       const server = h.app.callback();
-      const page = await request(server).get('/csrf').set('X-Forwarded-Proto', 'https');
+      const page = await request(server)
+        .get('/csrf')
+        .set('Host', 'app.test')
+        .set('X-Forwarded-Proto', 'https');
       // By hand: a cookie jar keeps a Secure cookie from this plain-HTTP test connection.
       const csrfCookie = String(page.headers['set-cookie']).split(';')[0]!;
       const loggedIn = await request(server)
         .post('/login')
+        .set('Host', 'app.test')
         .set('X-Forwarded-Proto', 'https')
+        // The page's origin, as a browser sends it: https only where the app sees https.
+        .set('Origin', proxy ? 'https://app.test' : 'http://app.test')
         .set('Cookie', csrfCookie)
         .type('form')
         .send({
@@ -738,10 +751,12 @@ describe('@authbridge/koa over HTTP', function () {
       const page = await agent.get('/csrf').expect(200);
       const token = (page.body as { token: string }).token;
       expect(sid(page), 'no session cookie').to.equal(undefined);
-      expect(String(page.headers['set-cookie'])).to.include(`authbridge.csrf=${token};`);
-      // Shown again: the same token, from the cookie, and nothing written.
+      expect(String(page.headers['set-cookie'])).to.include(`authbridge.csrf=${secretOf(token)};`);
+      // Shown again: the same secret, from the cookie, masked anew, and nothing written.
       const again = await agent.get('/csrf').expect(200);
-      expect((again.body as { token: string }).token).to.equal(token);
+      const second = (again.body as { token: string }).token;
+      expect(second).to.not.equal(token);
+      expect(secretOf(second)).to.equal(secretOf(token));
       expect(again.headers['set-cookie']).to.equal(undefined);
       expect(writes, 'store writes before login').to.equal(0);
       // The cookie alone is not the token: a form must carry it.
@@ -754,6 +769,12 @@ describe('@authbridge/koa over HTTP', function () {
         .post('/login')
         .type('form')
         .send({ username: 'alice', password: 'alice-pw', _csrf: 'A'.repeat(43) })
+        .expect(403);
+      // Nor is the bare secret (the cookie's value): only a masked token is.
+      await agent
+        .post('/login')
+        .type('form')
+        .send({ username: 'alice', password: 'alice-pw', _csrf: secretOf(token) })
         .expect(403);
       // A planted cookie of the wrong shape is no secret at all.
       await request(server)
@@ -771,18 +792,67 @@ describe('@authbridge/koa over HTTP', function () {
       expect(sid(loggedIn)).to.be.a('string');
       expect(String(loggedIn.headers['set-cookie'])).to.match(/authbridge\.csrf=;/);
       const rotated = (await agent.get('/csrf').expect(200)).body as { token: string };
-      expect(rotated.token).to.not.equal(token);
+      expect(secretOf(rotated.token)).to.not.equal(secretOf(token));
       await agent.post('/mark').type('form').send({ _csrf: token }).expect(403);
       await agent.post('/mark').type('form').send({ _csrf: rotated.token }).expect(200);
       // Logged out: a visitor again, with a new secret in a new cookie.
       await agent.post('/logout').type('form').send({ _csrf: rotated.token }).expect(200);
       const after = await agent.get('/csrf').expect(200);
       const fresh = (after.body as { token: string }).token;
-      expect(fresh).to.not.equal(rotated.token).and.not.equal(token);
-      expect(String(after.headers['set-cookie'])).to.include(`authbridge.csrf=${fresh};`);
+      expect(secretOf(fresh)).to.not.equal(secretOf(rotated.token)).and.not.equal(secretOf(token));
+      expect(String(after.headers['set-cookie'])).to.include(`authbridge.csrf=${secretOf(fresh)};`);
     } finally {
       await counted.cleanup();
     }
+  });
+
+  it('refuses a form posted from another origin, even with a valid token (Origin, then Referer over HTTPS)', async function () {
+    const server = h.app.callback();
+    // A visitor's form (a fresh agent each time: a post that succeeds changes the session, and
+    // its cookie turns Secure under HTTPS, which this plain-HTTP test client would not send back).
+    const post = async (headers: Record<string, string>) => {
+      const agent = request.agent(server);
+      const page = await agent.get('/csrf').set('Host', 'app.test');
+      return agent
+        .post('/mark')
+        .set('Host', 'app.test')
+        .set(headers)
+        .type('form')
+        .send({ _csrf: (page.body as { token: string }).token });
+    };
+    // A sibling subdomain can plant the CSRF cookie (SameSite does not stop it) and post a token
+    // it made for it: its Origin gives it away.
+    for (const origin of ['https://evil.app.test', 'http://app.test:81', 'null']) {
+      const res = await post({ Origin: origin });
+      expect(res.status, origin).to.equal(403);
+      expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
+    }
+    expect((await post({ Origin: 'http://app.test' })).status).to.equal(200);
+    // No Origin: over plain HTTP the token decides; over HTTPS (behind the proxy) a same-origin
+    // Referer is required, as Django.
+    expect((await post({})).status).to.equal(200);
+    h.app.proxy = true;
+    try {
+      const https = { 'X-Forwarded-Proto': 'https' };
+      expect((await post(https)).status).to.equal(403);
+      expect((await post({ ...https, Referer: 'https://evil.test/page' })).status).to.equal(403);
+      expect((await post({ ...https, Referer: 'not a url' })).status).to.equal(403);
+      expect((await post({ ...https, Referer: 'https://app.test/form' })).status).to.equal(200);
+      expect((await post({ ...https, Origin: 'https://app.test' })).status).to.equal(200);
+      expect((await post({ ...https, Origin: 'http://app.test' })).status).to.equal(403);
+    } finally {
+      h.app.proxy = false;
+    }
+  });
+
+  it('takes trusted origins, and refuses a trusted origin that is not an origin', function () {
+    expect(() => csrf({ trustedOrigins: ['https://app.example.com/path'] }))
+      .to.throw()
+      .with.property('code', 'CONFIG_INVALID');
+    expect(() => csrf({ trustedOrigins: ['app.example.com'] }))
+      .to.throw()
+      .with.property('code', 'CONFIG_INVALID');
+    csrf({ trustedOrigins: ['https://app.example.com'] });
   });
 
   it('hides 5xx details from the client', async function () {
