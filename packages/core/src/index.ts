@@ -41,8 +41,11 @@ export {
 export {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
+  isWeakerHash,
   needsRehash,
+  type PasswordHasher,
   type ScryptParams,
+  scryptHasher,
   validateScryptParams,
   verifyPassword,
 } from './local/password-hasher.js';

@@ -14,11 +14,12 @@ import {
 import type { AnyUser, User } from '../user.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
-  hashPassword,
+  isWeakerHash,
   needsRehash,
+  type PasswordHasher,
   type ScryptParams,
+  scryptHasher,
   validateScryptParams,
-  verifyPassword,
 } from './password-hasher.js';
 
 /** What {@link LocalPasswordBackend} accepts. */
@@ -41,6 +42,11 @@ export interface LocalPasswordBackendOptions {
   readonly allowInactive?: boolean;
   /** Rehash with current parameters after a successful login. Default true. */
   readonly rehashOnLogin?: boolean;
+  /**
+   * Does the hashing; default {@link scryptHasher}. Wrap it to observe the work (count or time
+   * hashes); hashes must stay in the `scrypt$…` form.
+   */
+  readonly hasher?: PasswordHasher;
 }
 
 interface ResolvedOptions {
@@ -50,6 +56,7 @@ interface ResolvedOptions {
   readonly groupPermissions: ReadonlyMap<string, readonly string[]>;
   readonly allowInactive: boolean;
   readonly rehashOnLogin: boolean;
+  readonly hasher: PasswordHasher;
 }
 
 // Longer passwords are refused before hashing: hashing megabytes on request is a free DoS.
@@ -60,7 +67,8 @@ const MAX_USERNAME_LENGTH = 256;
  * Checks usernames and passwords against scrypt hashes in a {@link UserStore}.
  *
  * Unknown users cost the same as known ones: a dummy hash is verified so response time does not
- * reveal who exists.
+ * reveal who exists. A wrong password for a user whose stored hash is weaker than the current
+ * parameters pays the difference too (Django's `harden_runtime`).
  *
  * @example
  * ```ts
@@ -96,18 +104,28 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     ) {
       return null;
     }
+    const { hasher } = this.#options;
     const stored = await this.#options.store.getByUsername(username);
     if (stored?.passwordHash === undefined) {
-      await verifyPassword(password, await this.#dummy());
+      await hasher.verify(password, await this.#dummy());
       return null;
     }
-    if (!(await verifyPassword(password, stored.passwordHash))) return null;
+    if (!(await hasher.verify(password, stored.passwordHash))) {
+      // Django's harden_runtime: an unknown user pays a check at the current parameters, so a
+      // wrong password for a hash made with weaker ones (or a malformed hash) would answer faster
+      // and tell who exists and whose hash is old. Pay a current-cost check on top: every wrong
+      // password costs at least what the current parameters cost.
+      if (isWeakerHash(stored.passwordHash, this.#options.scrypt)) {
+        await hasher.verify(password, await this.#dummy());
+      }
+      return null;
+    }
     if (!this.#canAuthenticate(stored)) return null;
     if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
       // Same password, stronger hash: keep the session version so current sessions survive —
       // but only over the hash just checked. A password reset or a deactivation while the two
       // scrypt runs took place wins: this login checked a password that is no longer the user's.
-      const rehashed = await hashPassword(password, this.#options.scrypt);
+      const rehashed = await hasher.hash(password, this.#options.scrypt);
       const current = await this.#options.store.setPassword(stored.id, rehashed, {
         keepSessions: true,
         ifPasswordHash: stored.passwordHash,
@@ -140,7 +158,7 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
   /** Creates a local account with a password. */
   async createUser(profile: UserProfile, password: string): Promise<User> {
     assertPassword(password);
-    const passwordHash = await hashPassword(password, this.#options.scrypt);
+    const passwordHash = await this.#options.hasher.hash(password, this.#options.scrypt);
     return userFromStored(await this.#options.store.create({ ...profile, passwordHash }));
   }
 
@@ -150,7 +168,7 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     return userFromStored(
       await this.#options.store.setPassword(
         userId,
-        await hashPassword(password, this.#options.scrypt),
+        await this.#options.hasher.hash(password, this.#options.scrypt),
       ),
     );
   }
@@ -165,7 +183,10 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
 
   #dummy(): Promise<string> {
     // Made once, lazily, with the same parameters as real hashes so the work is the same.
-    this.#dummyHash ??= hashPassword('authbridge-dummy-password', this.#options.scrypt);
+    this.#dummyHash ??= this.#options.hasher.hash(
+      'authbridge-dummy-password',
+      this.#options.scrypt,
+    );
     return this.#dummyHash;
   }
 }
@@ -202,6 +223,10 @@ function resolveOptions(options: LocalPasswordBackendOptions): ResolvedOptions {
     }
     groupPermissions.set(group, Object.freeze([...perms]));
   }
+  const hasher = options.hasher ?? scryptHasher;
+  if (typeof hasher.hash !== 'function' || typeof hasher.verify !== 'function') {
+    throw new AuthBridgeError('CONFIG_INVALID', 'hasher needs hash and verify functions');
+  }
   return Object.freeze({
     store: options.store,
     id,
@@ -209,5 +234,6 @@ function resolveOptions(options: LocalPasswordBackendOptions): ResolvedOptions {
     groupPermissions,
     allowInactive: options.allowInactive ?? false,
     rehashOnLogin: options.rehashOnLogin ?? true,
+    hasher,
   });
 }

@@ -100,6 +100,41 @@ export function needsRehash(
   );
 }
 
+/**
+ * Whether checking a password against `encoded` costs less scrypt work (N·r·p) than against a hash
+ * made with `params`. A malformed hash costs nothing to check, so it is weaker than any parameters.
+ * A failed check of such a hash pays the difference (see `LocalPasswordBackend`): otherwise its
+ * quick answer tells who has an old hash, and so who exists.
+ */
+export function isWeakerHash(
+  encoded: string,
+  params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
+): boolean {
+  const parsed = parseHash(encoded);
+  return parsed === undefined || work(parsed.params) < work(params);
+}
+
+/**
+ * The hashing a `LocalPasswordBackend` does. An option so that the work can be observed (counted,
+ * timed, traced); a replacement must keep the encoded scrypt form, which the rehash and timing
+ * decisions read.
+ */
+export interface PasswordHasher {
+  readonly hash: (password: string, params: ScryptParams) => Promise<string>;
+  readonly verify: (password: string, encoded: string) => Promise<boolean>;
+}
+
+/** The default {@link PasswordHasher}: {@link hashPassword} and {@link verifyPassword}. */
+export const scryptHasher: PasswordHasher = Object.freeze({
+  hash: hashPassword,
+  verify: verifyPassword,
+});
+
+// scrypt's running time grows with N·r·p (memory with N·r); only the order matters here.
+function work(params: ScryptParams): number {
+  return 2 ** params.logN * params.r * params.p;
+}
+
 interface ParsedHash {
   readonly params: ScryptParams;
   readonly salt: Buffer;

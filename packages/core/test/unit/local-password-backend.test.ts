@@ -4,12 +4,31 @@ import {
   LocalPasswordBackend,
   MemoryUserStore,
   type PasswordCredentials,
+  type PasswordHasher,
+  scryptHasher,
 } from '@authbridge/core';
 import { describeBackendConformance } from '@authbridge/conformance';
 import { expect } from 'chai';
 
 // Cheap parameters keep 100 logins fast; the defaults are tested in password-hasher.test.ts.
 const fast = { logN: 10, r: 8, p: 1 };
+
+// The scrypt hasher, logging each call with the logN of its hash (`?` for a malformed one): the
+// work a login does, without measuring time.
+function loggingHasher(): PasswordHasher & { log: string[] } {
+  const log: string[] = [];
+  return {
+    log,
+    hash(password, params) {
+      log.push(`hash:${params.logN}`);
+      return scryptHasher.hash(password, params);
+    },
+    verify(password, encoded) {
+      log.push(`verify:${/^scrypt\$(\d+)\$/.exec(encoded)?.[1] ?? '?'}`);
+      return scryptHasher.verify(password, encoded);
+    },
+  };
+}
 
 describeBackendConformance<PasswordCredentials>({
   name: 'LocalPasswordBackend',
@@ -134,6 +153,33 @@ describe('LocalPasswordBackend', function () {
     );
   });
 
+  it('makes a wrong password for an old, weaker hash pay the current parameters too (harden_runtime)', async function () {
+    const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
+    await weak.createUser({ username: 'old' }, 'pw');
+    await backend.createUser({ username: 'new' }, 'pw');
+    await new LocalPasswordBackend({ store, scrypt: { logN: 11, r: 8, p: 1 } }).createUser(
+      { username: 'strong' },
+      'pw',
+    );
+    await store.create({ username: 'corrupt', passwordHash: 'not-a-hash' });
+    const hasher = loggingHasher();
+    const logged = new LocalPasswordBackend({ store, scrypt: fast, hasher });
+    const work = async (username: string, password = 'wrong'): Promise<string[]> => {
+      hasher.log.length = 0;
+      await logged.authenticate(undefined, { username, password });
+      return [...hasher.log];
+    };
+    // The dummy hash is made once, on the first login that needs it.
+    expect(await work('nobody')).to.deep.equal(['hash:10', 'verify:10']);
+    expect(await work('nobody'), 'unknown user').to.deep.equal(['verify:10']);
+    expect(await work('new'), 'current hash').to.deep.equal(['verify:10']);
+    expect(await work('old'), 'weaker hash').to.deep.equal(['verify:9', 'verify:10']);
+    expect(await work('corrupt'), 'malformed hash').to.deep.equal(['verify:?', 'verify:10']);
+    expect(await work('strong'), 'stronger hash: nothing to add').to.deep.equal(['verify:11']);
+    // The right password is not slowed down: it pays for the rehash instead.
+    expect(await work('old', 'pw')).to.deep.equal(['verify:9', 'hash:10']);
+  });
+
   it('answers permissions from the user and its groups, never for objects or inactive users', async function () {
     const user = await backend.createUser(
       { username: 'eve', groups: ['editors'], permissions: ['wiki.view'] },
@@ -157,6 +203,7 @@ describe('LocalPasswordBackend', function () {
       { store, id: '' },
       { store, scrypt: { logN: 99, r: 8, p: 1 } },
       { store, groupPermissions: { g: 'x' } },
+      { store, hasher: { hash: scryptHasher.hash } },
     ]) {
       expect(() => new LocalPasswordBackend(bad as never))
         .to.throw(AuthBridgeError)

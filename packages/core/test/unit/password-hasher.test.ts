@@ -2,6 +2,7 @@ import {
   AuthBridgeError,
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
+  isWeakerHash,
   needsRehash,
   validateScryptParams,
   verifyPassword,
@@ -24,6 +25,16 @@ describe('scrypt password hashing', function () {
     expect(await verifyPassword('pw', old)).to.equal(true);
     expect(needsRehash(old, fast)).to.equal(true);
     expect(needsRehash(old, { logN: 11, r: 8, p: 1 })).to.equal(false);
+  });
+
+  it('tells a hash cheaper to check than the current parameters (a malformed one costs nothing)', async function () {
+    const hash = await hashPassword('pw', fast);
+    expect(isWeakerHash(hash, fast)).to.equal(false);
+    expect(isWeakerHash(hash, { logN: 11, r: 8, p: 1 })).to.equal(true);
+    expect(isWeakerHash(hash, { logN: 10, r: 8, p: 2 })).to.equal(true);
+    expect(isWeakerHash(hash, { logN: 9, r: 16, p: 1 }), 'the same work').to.equal(false);
+    expect(isWeakerHash(hash, { logN: 9, r: 8, p: 1 })).to.equal(false);
+    expect(isWeakerHash('plain', { logN: 1, r: 1, p: 1 })).to.equal(true);
   });
 
   it('treats a malformed or tampered hash as a wrong password', async function () {
