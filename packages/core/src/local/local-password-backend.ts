@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { AuthBackend } from '../backend.js';
-import { AuthBridgeError } from '../errors.js';
+import { AuthBridgeError, isAuthBridgeError } from '../errors.js';
 import {
   type StoredUser,
   userFromStored,
@@ -122,16 +122,7 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     }
     if (!this.#canAuthenticate(stored)) return null;
     if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
-      // Same password, stronger hash: keep the session version so current sessions survive —
-      // but only over the hash just checked. A password reset or a deactivation while the two
-      // scrypt runs took place wins: this login checked a password that is no longer the user's.
-      const rehashed = await hasher.hash(password, this.#options.scrypt);
-      const current = await this.#options.store.setPassword(stored.id, rehashed, {
-        keepSessions: true,
-        ifPasswordHash: stored.passwordHash,
-      });
-      if (current.passwordHash !== rehashed || !this.#canAuthenticate(current)) return null;
-      return userFromStored(current);
+      return this.#rehash(stored, stored.passwordHash, password);
     }
     return userFromStored(stored);
   }
@@ -175,6 +166,36 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
 
   async close(): Promise<void> {
     // The store belongs to the caller, who may share it; nothing of our own to release.
+  }
+
+  // Same password, stronger hash: keep the session version so current sessions survive — but write
+  // only over the hash just checked, so a password reset made while the scrypt runs took place is
+  // never undone, and the login that checked the old password fails.
+  async #rehash(stored: StoredUser, checked: string, password: string): Promise<User | null> {
+    const rehashed = await this.#options.hasher.hash(password, this.#options.scrypt);
+    let current: StoredUser;
+    try {
+      current = await this.#options.store.setPassword(stored.id, rehashed, {
+        keepSessions: true,
+        ifPasswordHash: checked,
+      });
+    } catch (error) {
+      // Deleted since it was read: a failed login, as for an unknown user — not a NOT_FOUND, which
+      // a login route would answer with a 404.
+      if (isAuthBridgeError(error, 'NOT_FOUND')) return null;
+      throw error;
+    }
+    // Refused: the hash changed since it was checked. Only a rehash of the same password keeps the
+    // session version — another login of this user upgrading the hash at the same time — so the
+    // password checked here is still the user's. A reset or a change rotates the session version:
+    // the password checked here is no longer the user's.
+    if (
+      current.passwordHash !== rehashed &&
+      (current.sessionVersion !== stored.sessionVersion || current.passwordHash === undefined)
+    ) {
+      return null;
+    }
+    return this.#canAuthenticate(current) ? userFromStored(current) : null;
   }
 
   #canAuthenticate(user: StoredUser): boolean {

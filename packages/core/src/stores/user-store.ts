@@ -69,7 +69,11 @@ export interface ProvisionResult {
 
 /** Options for {@link UserStore.setPassword}. */
 export interface SetPasswordOptions {
-  /** Keep `sessionVersion` (the password itself did not change). Default false. */
+  /**
+   * Keep `sessionVersion` (the password itself did not change). Default false. Only for a new hash
+   * of the same password: a login whose own rehash was refused trusts an unchanged session
+   * version to mean the password it checked is still the user's.
+   */
   readonly keepSessions?: boolean;
   /**
    * Write only if the stored hash is still this one, atomically; otherwise write nothing and

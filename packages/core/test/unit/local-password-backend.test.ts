@@ -153,6 +153,68 @@ describe('LocalPasswordBackend', function () {
     );
   });
 
+  it('logs in both of two concurrent logins that upgrade the same hash', async function () {
+    const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
+    const created = await weak.createUser({ username: 'gil' }, 'pw');
+    // Both logins read the user (and its old hash) before either rehashes: one write wins, the
+    // other is refused as written over a hash it did not check.
+    let arrived = 0;
+    let release: () => void = () => undefined;
+    const bothRead = new Promise<void>((resolve) => (release = resolve));
+    const racing = new (class extends MemoryUserStore {
+      override async getByUsername(username: string) {
+        const found = await store.getByUsername(username);
+        if (++arrived === 2) release();
+        await bothRead;
+        return found;
+      }
+      override setPassword(...args: Parameters<MemoryUserStore['setPassword']>) {
+        return store.setPassword(...args);
+      }
+    })();
+    const auth = new Authenticator({
+      backends: [new LocalPasswordBackend({ store: racing, scrypt: fast })],
+    });
+    let failures = 0;
+    auth.events.on('loginFailed', () => {
+      failures += 1;
+    });
+    const logins = await Promise.all([
+      auth.authenticate(undefined, { username: 'gil', password: 'pw' }),
+      auth.authenticate(undefined, { username: 'gil', password: 'pw' }),
+    ]);
+    expect(logins.map((u) => u?.username)).to.deep.equal(['gil', 'gil']);
+    expect(logins.map((u) => u?.sessionVersion)).to.deep.equal([
+      created.sessionVersion,
+      created.sessionVersion,
+    ]);
+    expect(failures).to.equal(0);
+    expect((await store.getById(created.id))?.passwordHash).to.match(/^scrypt\$10\$/);
+  });
+
+  it('fails a login (null, not NOT_FOUND) whose user is deleted before its rehash is written', async function () {
+    const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
+    const created = await weak.createUser({ username: 'hal' }, 'pw');
+    const racing = new (class extends MemoryUserStore {
+      override getByUsername(username: string) {
+        return store.getByUsername(username);
+      }
+      override async setPassword(...args: Parameters<MemoryUserStore['setPassword']>) {
+        await store.delete(created.id);
+        return store.setPassword(...args);
+      }
+    })();
+    const auth = new Authenticator({
+      backends: [new LocalPasswordBackend({ store: racing, scrypt: fast })],
+    });
+    let failures = 0;
+    auth.events.on('loginFailed', () => {
+      failures += 1;
+    });
+    expect(await auth.authenticate(undefined, { username: 'hal', password: 'pw' })).to.equal(null);
+    expect(failures).to.equal(1);
+  });
+
   it('makes a wrong password for an old, weaker hash pay the current parameters too (harden_runtime)', async function () {
     const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
     await weak.createUser({ username: 'old' }, 'pw');
