@@ -61,6 +61,31 @@ export function describeUserStoreConformance(
       await expectRejection(s.store.create({ username: 'admin' }), 'IDENTITY_CONFLICT');
     });
 
+    it('keeps usernames NFKC-normalized on create, provision and rename: lookalikes clash', async function () {
+      const fullwidth = '\uFF41\uFF44\uFF4D\uFF49\uFF4E'; // ａｄｍｉｎ
+      const admin = await s.store.create({ username: fullwidth });
+      expect(admin.username).to.equal('admin');
+      expect((await s.store.getByUsername('admin'))?.id).to.equal(admin.id);
+      await expectRejection(s.store.create({ username: 'admin' }), 'IDENTITY_CONFLICT');
+      // Combining accents are composed: one José, however it was typed.
+      const jose = await s.store.create({ username: 'Jose\u0301' });
+      expect(jose.username).to.equal('Jos\u00e9');
+      await expectRejection(s.store.create({ username: 'Jos\u00e9' }), 'IDENTITY_CONFLICT');
+      // A name from a directory or an IdP is stored normalized too.
+      const provisioned = await s.store.provision(
+        ldapAlice,
+        { username: '\uFF41\uFF4C\uFF49\uFF43\uFF45' },
+        always,
+      );
+      expect(provisioned?.user.username).to.equal('alice');
+      expect((await s.store.getByUsername('alice'))?.id).to.equal(provisioned?.user.id);
+      const renamed = await s.store.update(jose.id, { username: '\uFF4A\uFF4F\uFF53\uFF45' });
+      expect(renamed.username).to.equal('jose');
+      expect((await s.store.getByUsername('jose'))?.id).to.equal(jose.id);
+      await expectRejection(s.store.update(jose.id, { username: fullwidth }), 'IDENTITY_CONFLICT');
+      await expectRejection(s.store.create({ username: '\u3000' }), 'INVALID_REQUEST');
+    });
+
     it('provisions an identity once, then finds it', async function () {
       const first = await s.store.provision(
         ldapAlice,

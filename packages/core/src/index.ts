@@ -62,6 +62,7 @@ export {
   type NewUser,
   type NormalizedProfile,
   normalizeProfile,
+  normalizeUsername,
   patchProfile,
   type ProvisionOptions,
   type ProvisionResult,

@@ -6,6 +6,7 @@
 import type { AuthBackend } from '../backend.js';
 import { AuthBridgeError, isAuthBridgeError } from '../errors.js';
 import {
+  normalizeUsername,
   type StoredUser,
   userFromStored,
   type UserProfile,
@@ -105,7 +106,8 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
       return null;
     }
     const { hasher } = this.#options;
-    const stored = await this.#options.store.getByUsername(username);
+    // Stores keep usernames NFKC-normalized; so does Django's login form (UsernameField).
+    const stored = await this.#options.store.getByUsername(normalizeUsername(username));
     if (stored?.passwordHash === undefined) {
       await hasher.verify(password, await this.#dummy());
       return null;

@@ -94,6 +94,10 @@ export interface NewUser extends UserProfile {
  */
 export interface UserStore {
   getById(id: string): Promise<StoredUser | undefined>;
+  /**
+   * The user with exactly this username. Stored usernames are NFKC-normalized
+   * ({@link normalizeUsername}): normalize what a person typed before looking it up.
+   */
   getByUsername(username: string): Promise<StoredUser | undefined>;
   getByIdentity(identity: ExternalIdentity): Promise<StoredUser | undefined>;
   /** The identities linked to a user. */
@@ -142,12 +146,25 @@ export interface NormalizedProfile {
 }
 
 /**
- * Validates and fills a profile, shared by every store so they agree on defaults.
+ * A username as stores keep it: NFKC-normalized, as Django's `AbstractBaseUser.normalize_username`.
+ * Otherwise `admin` and a fullwidth `ａｄｍｉｎ` (or a name typed with combining accents and the same
+ * name precomposed) are two users that look alike. Apply it to a typed username before
+ * {@link UserStore.getByUsername}; a directory or token service is still sent what was typed.
+ */
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFKC');
+}
+
+/**
+ * Validates and fills a profile, shared by every store so they agree on defaults. The username is
+ * normalized with {@link normalizeUsername}.
  *
  * @throws {AuthBridgeError} INVALID_REQUEST for an empty username or a non-JSON attribute value.
  */
 export function normalizeProfile(profile: UserProfile): NormalizedProfile {
-  if (typeof profile.username !== 'string' || profile.username.trim() === '') {
+  const username =
+    typeof profile.username === 'string' ? normalizeUsername(profile.username) : undefined;
+  if (username === undefined || username.trim() === '') {
     throw new AuthBridgeError('INVALID_REQUEST', 'username must be a non-empty string');
   }
   const attributes = profile.attributes ?? {};
@@ -159,7 +176,7 @@ export function normalizeProfile(profile: UserProfile): NormalizedProfile {
     throw new AuthBridgeError('INVALID_REQUEST', 'attributes must be JSON-serialisable', { cause });
   }
   return {
-    username: profile.username,
+    username,
     email: profile.email ?? undefined,
     displayName: profile.displayName ?? undefined,
     isActive: profile.isActive ?? true,
@@ -171,12 +188,18 @@ export function normalizeProfile(profile: UserProfile): NormalizedProfile {
   };
 }
 
-/** Applies a partial patch on top of a stored user's profile. */
+/**
+ * Applies a partial patch on top of a stored user's profile. A username in the patch is normalized;
+ * without one, the stored username is kept as it is.
+ */
 export function patchProfile(user: StoredUser, patch: Partial<UserProfile>): NormalizedProfile {
   const defined = Object.fromEntries(
     Object.entries(patch as Record<string, unknown>).filter(([, v]) => v !== undefined),
   );
-  return normalizeProfile({ ...user, ...defined });
+  const next = normalizeProfile({ ...user, ...defined });
+  // A user stored before usernames were normalized keeps its name until it is renamed: normalizing
+  // it on any update would make deactivating a lookalike of `admin` clash with `admin` itself.
+  return defined['username'] === undefined ? { ...next, username: user.username } : next;
 }
 
 /** The key two identities share exactly when they are the same identity. */

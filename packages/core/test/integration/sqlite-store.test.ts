@@ -36,6 +36,24 @@ describe('SQLite stores (real files)', function () {
     raw.close();
   });
 
+  it('keeps a username stored before normalization until it is renamed', async function () {
+    const store = new SqliteUserStore({ path, readCache: false });
+    await store.create({ username: 'admin' });
+    const lookalike = await store.create({ username: 'impostor' });
+    // A file from before usernames were normalized: `ａｄｍｉｎ` beside `admin`.
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare('UPDATE users SET username = ? WHERE id = ?')
+      .run('\uFF41\uFF44\uFF4D\uFF49\uFF4E', lookalike.id);
+    raw.close();
+    // Deactivating it must not rename it onto `admin` (a clash), nor anywhere else.
+    const deactivated = await store.update(lookalike.id, { isActive: false });
+    expect(deactivated).to.include({ username: '\uFF41\uFF44\uFF4D\uFF49\uFF4E', isActive: false });
+    const renamed = await store.update(lookalike.id, { username: '\uFF4C\uFF4F\uFF4F\uFF4B' });
+    expect(renamed.username).to.equal('look');
+    await store.close();
+  });
+
   it('refuses a file written by a newer schema with STORE_UNAVAILABLE', async function () {
     const raw = new DatabaseSync(path);
     raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);

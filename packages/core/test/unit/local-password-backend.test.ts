@@ -242,6 +242,18 @@ describe('LocalPasswordBackend', function () {
     expect(await work('old', 'pw')).to.deep.equal(['verify:9', 'hash:10']);
   });
 
+  it('normalizes the typed username (NFKC) before the lookup, as the store does on create', async function () {
+    await backend.createUser({ username: 'admin' }, 'pw');
+    const fullwidth = '\uFF41\uFF44\uFF4D\uFF49\uFF4E'; // ａｄｍｉｎ
+    expect(
+      (await backend.authenticate(undefined, { username: fullwidth, password: 'pw' }))?.username,
+    ).to.equal('admin');
+    await backend.createUser({ username: 'Jos\u00e9' }, 'pw');
+    expect(
+      (await backend.authenticate(undefined, { username: 'Jose\u0301', password: 'pw' }))?.username,
+    ).to.equal('Jos\u00e9');
+  });
+
   it('answers permissions from the user and its groups, never for objects or inactive users', async function () {
     const user = await backend.createUser(
       { username: 'eve', groups: ['editors'], permissions: ['wiki.view'] },

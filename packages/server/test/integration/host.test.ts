@@ -221,6 +221,37 @@ describe('reference host over HTTP', function () {
     await agent.get('/api/me').expect(401).expect('www-authenticate', 'Bearer realm="authbridge"');
   });
 
+  it('creates a configured user under its NFKC-normalized name, once across restarts', async function () {
+    const own = mkdtempSync(join(tmpdir(), 'authbridge-nfkc-'));
+    const fullwidth = parseConfig(
+      {
+        server: { secret: SECRET },
+        stores: { kind: 'sqlite', path: join(own, 'host.db') },
+        backends: [
+          {
+            type: 'local',
+            users: [{ username: '\uFF4F\uFF50\uFF53', password: 'ops-password-123' }], // ｏｐｓ
+          },
+        ],
+        logging: { level: 'silent' },
+      },
+      {},
+    );
+    try {
+      // The second start finds the account the first one made instead of creating it again.
+      for (let start = 0; start < 2; start++) {
+        const host = await createApp(fullwidth, { logger: pino({ level: 'silent' }) });
+        try {
+          await formLogin(request.agent(host.callback()), 'ops', 'ops-password-123', 303);
+        } finally {
+          await host.close();
+        }
+      }
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('shows one generic error for a wrong password and an unknown user', async function () {
     const texts: string[] = [];
     for (const username of ['olga', 'nobody']) {
