@@ -13,6 +13,7 @@ import {
   type UserStore,
 } from '../stores/user-store.js';
 import type { AnyUser, User } from '../user.js';
+import { gatedHasher } from './hash-gate.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
   isWeakerHash,
@@ -48,6 +49,17 @@ export interface LocalPasswordBackendOptions {
    * hashes); hashes must stay in the `scrypt$…` form.
    */
   readonly hasher?: PasswordHasher;
+  /**
+   * Password hashes (and checks) running at once; more wait their turn. Default 2, half of
+   * libuv's default thread pool, which DNS and file I/O share: a flood of junk logins cannot take
+   * the other half.
+   */
+  readonly maxConcurrentHashes?: number;
+  /**
+   * Hashes waiting for a turn; beyond this a login fails at once with BACKEND_UNAVAILABLE (503)
+   * instead of piling up. Default 256.
+   */
+  readonly maxQueuedHashes?: number;
 }
 
 interface ResolvedOptions {
@@ -205,11 +217,14 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
   }
 
   #dummy(): Promise<string> {
-    // Made once, lazily, with the same parameters as real hashes so the work is the same.
-    this.#dummyHash ??= this.#options.hasher.hash(
-      'authbridge-dummy-password',
-      this.#options.scrypt,
-    );
+    // Made once, lazily, with the same parameters as real hashes so the work is the same. A failed
+    // attempt (a full hashing queue) is not kept: the next login makes it again.
+    this.#dummyHash ??= this.#options.hasher
+      .hash('authbridge-dummy-password', this.#options.scrypt)
+      .catch((error: unknown) => {
+        this.#dummyHash = undefined;
+        throw error;
+      });
     return this.#dummyHash;
   }
 }
@@ -250,6 +265,12 @@ function resolveOptions(options: LocalPasswordBackendOptions): ResolvedOptions {
   if (typeof hasher.hash !== 'function' || typeof hasher.verify !== 'function') {
     throw new AuthBridgeError('CONFIG_INVALID', 'hasher needs hash and verify functions');
   }
+  const concurrent = options.maxConcurrentHashes ?? 2;
+  const queued = options.maxQueuedHashes ?? 256;
+  if (!Number.isSafeInteger(concurrent) || concurrent < 1)
+    throw new AuthBridgeError('CONFIG_INVALID', 'maxConcurrentHashes must be a positive integer');
+  if (!Number.isSafeInteger(queued) || queued < 0)
+    throw new AuthBridgeError('CONFIG_INVALID', 'maxQueuedHashes must be an integer of 0 or more');
   return Object.freeze({
     store: options.store,
     id,
@@ -257,6 +278,6 @@ function resolveOptions(options: LocalPasswordBackendOptions): ResolvedOptions {
     groupPermissions,
     allowInactive: options.allowInactive ?? false,
     rehashOnLogin: options.rehashOnLogin ?? true,
-    hasher,
+    hasher: gatedHasher(hasher, { concurrent, queued }),
   });
 }

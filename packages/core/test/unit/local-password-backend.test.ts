@@ -7,7 +7,7 @@ import {
   type PasswordHasher,
   scryptHasher,
 } from '@authbridge/core';
-import { describeBackendConformance } from '@authbridge/conformance';
+import { describeBackendConformance, expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 
 // Cheap parameters keep 100 logins fast; the defaults are tested in password-hasher.test.ts.
@@ -271,6 +271,48 @@ describe('LocalPasswordBackend', function () {
     expect((await backend.getAllPermissions(inactive)).size).to.equal(0);
   });
 
+  it('runs at most maxConcurrentHashes hashes at once and refuses logins beyond the queue', async function () {
+    // A hasher whose checks end only when the test says so: what is running, and what waits.
+    const started: (() => void)[] = [];
+    const held: PasswordHasher = {
+      hash: scryptHasher.hash,
+      verify: () =>
+        new Promise<boolean>((resolve) => {
+          started.push(() => {
+            resolve(false);
+          });
+        }),
+    };
+    const users = new MemoryUserStore();
+    await new LocalPasswordBackend({ store: users, scrypt: fast }).createUser(
+      { username: 'gil' },
+      'gil-password',
+    );
+    const gated = new LocalPasswordBackend({
+      store: users,
+      scrypt: fast,
+      hasher: held,
+      maxConcurrentHashes: 2,
+      maxQueuedHashes: 1,
+    });
+    const attempt = () => gated.authenticate(undefined, { username: 'gil', password: 'wrong' });
+    const first = [attempt(), attempt(), attempt()];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started, 'two run, one waits').to.have.length(2);
+    // The queue is full: the next login is refused at once (503), not left to pile up.
+    await expectRejection(attempt(), 'BACKEND_UNAVAILABLE');
+    started.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started, 'the waiting one took the freed place').to.have.length(2);
+    for (const release of started.splice(0)) release();
+    expect(await Promise.all(first)).to.deep.equal([null, null, null]);
+    // All done: logins run again.
+    const later = attempt();
+    await new Promise((resolve) => setImmediate(resolve));
+    started.shift()!();
+    expect(await later).to.equal(null);
+  });
+
   it('refuses a bad configuration with CONFIG_INVALID', function () {
     for (const bad of [
       {},
@@ -278,6 +320,9 @@ describe('LocalPasswordBackend', function () {
       { store, scrypt: { logN: 99, r: 8, p: 1 } },
       { store, groupPermissions: { g: 'x' } },
       { store, hasher: { hash: scryptHasher.hash } },
+      { store, maxConcurrentHashes: 0 },
+      { store, maxQueuedHashes: -1 },
+      { store, maxConcurrentHashes: 1.5 },
     ]) {
       expect(() => new LocalPasswordBackend(bad as never))
         .to.throw(AuthBridgeError)
