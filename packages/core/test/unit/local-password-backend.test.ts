@@ -6,6 +6,7 @@ import {
   type PasswordCredentials,
   type PasswordHasher,
   scryptHasher,
+  type UserStore,
 } from '@authbridge/core';
 import { describeBackendConformance, expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
@@ -172,13 +173,7 @@ describe('LocalPasswordBackend', function () {
         return store.setPassword(...args);
       }
     })();
-    const auth = new Authenticator({
-      backends: [new LocalPasswordBackend({ store: racing, scrypt: fast })],
-    });
-    let failures = 0;
-    auth.events.on('loginFailed', () => {
-      failures += 1;
-    });
+    const { auth, failed } = countingFailures(racing);
     const logins = await Promise.all([
       auth.authenticate(undefined, { username: 'gil', password: 'pw' }),
       auth.authenticate(undefined, { username: 'gil', password: 'pw' }),
@@ -188,7 +183,7 @@ describe('LocalPasswordBackend', function () {
       created.sessionVersion,
       created.sessionVersion,
     ]);
-    expect(failures).to.equal(0);
+    expect(failed()).to.equal(0);
     expect((await store.getById(created.id))?.passwordHash).to.match(/^scrypt\$10\$/);
   });
 
@@ -204,15 +199,9 @@ describe('LocalPasswordBackend', function () {
         return store.setPassword(...args);
       }
     })();
-    const auth = new Authenticator({
-      backends: [new LocalPasswordBackend({ store: racing, scrypt: fast })],
-    });
-    let failures = 0;
-    auth.events.on('loginFailed', () => {
-      failures += 1;
-    });
+    const { auth, failed } = countingFailures(racing);
     expect(await auth.authenticate(undefined, { username: 'hal', password: 'pw' })).to.equal(null);
-    expect(failures).to.equal(1);
+    expect(failed()).to.equal(1);
   });
 
   it('makes a wrong password for an old, weaker hash pay the current parameters too (harden_runtime)', async function () {
@@ -357,3 +346,15 @@ describe('LocalPasswordBackend', function () {
     );
   });
 });
+
+// An Authenticator over `users` with the fast local backend, counting its loginFailed events.
+function countingFailures(users: UserStore): { auth: Authenticator; failed: () => number } {
+  const auth = new Authenticator({
+    backends: [new LocalPasswordBackend({ store: users, scrypt: fast })],
+  });
+  let failures = 0;
+  auth.events.on('loginFailed', () => {
+    failures += 1;
+  });
+  return { auth, failed: () => failures };
+}

@@ -26,34 +26,40 @@ describe('reference host with the REST token backend (real oidc-provider)', func
   after(async function () {
     await as.close();
   });
+  // A host whose REST backend introspects at `endpoint`, with its store in `db`.
+  const hostFor = (endpoint: string, db: string): Promise<HostApp> =>
+    createApp(
+      parseConfig(
+        {
+          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+          stores: { path: join(dir, db) },
+          backends: [
+            {
+              type: 'rest',
+              mode: {
+                kind: 'introspection',
+                endpoint,
+                issuer: as.issuer,
+                audience: API_RESOURCE,
+                clientAuth: {
+                  method: 'client_secret_basic',
+                  clientId: RS_BASIC.clientId,
+                  clientSecret: '${RS_SECRET}',
+                },
+              },
+              permissions: { scopeMap: { read: ['reports.view'] } },
+            },
+          ],
+          logging: { level: 'silent' },
+        },
+        { RS_SECRET: RS_BASIC.clientSecret },
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
+
   beforeEach(async function () {
     dir = mkdtempSync(join(tmpdir(), 'authbridge-host-rest-'));
-    const config = parseConfig(
-      {
-        server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
-        stores: { path: join(dir, 'host.db') },
-        backends: [
-          {
-            type: 'rest',
-            mode: {
-              kind: 'introspection',
-              endpoint: as.introspectionUrl,
-              issuer: as.issuer,
-              audience: API_RESOURCE,
-              clientAuth: {
-                method: 'client_secret_basic',
-                clientId: RS_BASIC.clientId,
-                clientSecret: '${RS_SECRET}',
-              },
-            },
-            permissions: { scopeMap: { read: ['reports.view'] } },
-          },
-        ],
-        logging: { level: 'silent' },
-      },
-      { RS_SECRET: RS_BASIC.clientSecret },
-    );
-    app = await createApp(config, { logger: pino({ level: 'silent' }) });
+    app = await hostFor(as.introspectionUrl, 'host.db');
   });
   afterEach(async function () {
     await app.close();
@@ -86,28 +92,9 @@ describe('reference host with the REST token backend (real oidc-provider)', func
       'backend:rest': 'ok',
     });
     // The same host against an endpoint where nothing listens: /api/me would be 503, so is /readyz.
-    const gone = await createApp(
-      parseConfig(
-        {
-          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
-          stores: { path: join(dir, 'gone.db') },
-          backends: [
-            {
-              type: 'rest',
-              mode: {
-                kind: 'introspection',
-                endpoint: `http://127.0.0.1:${String(await freePort())}/introspect`,
-                issuer: as.issuer,
-                audience: API_RESOURCE,
-                clientAuth: { method: 'client_secret_basic', ...RS_BASIC },
-              },
-            },
-          ],
-          logging: { level: 'silent' },
-        },
-        {},
-      ),
-      { logger: pino({ level: 'silent' }) },
+    const gone = await hostFor(
+      `http://127.0.0.1:${String(await freePort())}/introspect`,
+      'gone.db',
     );
     try {
       const res = await request(gone.callback()).get('/readyz').expect(503);
