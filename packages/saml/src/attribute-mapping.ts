@@ -22,7 +22,14 @@ export interface AttributeRule {
   readonly required?: boolean;
 }
 
-/** Which attributes fill which profile fields. Fields without a rule are left alone. */
+/**
+ * Which attributes fill which profile fields. Fields without a rule are left alone. With a rule,
+ * each login says what the field is now: `groups` becomes the attribute's values, and an empty
+ * list when the attribute is absent or has no values (a group removed at the IdP must stop
+ * granting its permissions here). `email` and `displayName` are cleared by an attribute sent with
+ * no values (or only `xsi:nil` ones) and kept when the attribute is absent (IdPs often leave out
+ * attributes they were not asked for).
+ */
 export interface AttributeMapping {
   /** Default: the NameID. */
   readonly username?: AttributeRule;
@@ -51,11 +58,16 @@ export interface ResolvedRule {
   readonly required: boolean;
 }
 
-/** What the mapping produced; null-prototype records only. */
+/**
+ * What the mapping produced; null-prototype records only. `undefined`: no rule, or (email,
+ * displayName) the attribute was absent, so the stored value stays; `null`: the attribute was
+ * sent without a value, so the stored value is cleared.
+ */
 export interface MappedAttributes {
   readonly username: string | undefined;
-  readonly email: string | undefined;
-  readonly displayName: string | undefined;
+  readonly email: string | null | undefined;
+  readonly displayName: string | null | undefined;
+  /** The user's groups now, when a rule is configured (empty when the IdP sent none). */
   readonly groups: readonly string[] | undefined;
   readonly extra: Readonly<Record<string, string | readonly string[]>>;
 }
@@ -183,18 +195,21 @@ function find(
   return matches[0];
 }
 
+/**
+ * The value of `rule`'s attribute: `undefined` when there is no rule or no such attribute, `null`
+ * when the attribute is there without a value (none, or only `xsi:nil` ones).
+ */
 function read(
   attributes: ReadonlyMap<string, SamlAttribute>,
   rule: ResolvedRule | undefined,
-): string | string[] | undefined {
+): string | string[] | null | undefined {
   if (rule === undefined) return undefined;
   const found = find(attributes, rule);
+  if (found?.complex === true) throw protocolInvalid(`attribute ${rule.name} is not text`);
   if (found === undefined || found.values.length === 0) {
-    if (found?.complex === true) throw protocolInvalid(`attribute ${rule.name} is not text`);
     if (rule.required) throw protocolInvalid(`required attribute ${rule.name} missing`);
-    return undefined;
+    return found === undefined ? undefined : null;
   }
-  if (found.complex) throw protocolInvalid(`attribute ${rule.name} is not text`);
   if (rule.cardinality === 'single') {
     if (found.values.length > 1) throw protocolInvalid(`attribute ${rule.name} has several values`);
     return found.values[0];
@@ -215,18 +230,25 @@ export function mapAttributes(
   const extra = Object.create(null) as Record<string, string | readonly string[]>;
   for (const [key, rule] of mapping.extra) {
     const value = read(attributes, rule);
-    if (value !== undefined) extra[key] = Array.isArray(value) ? Object.freeze(value) : value;
+    // `attributes` is rewritten whole on each login: an extra left out here is removed.
+    if (typeof value === 'string') extra[key] = value;
+    else if (Array.isArray(value)) extra[key] = Object.freeze(value);
   }
-  const single = (rule: ResolvedRule | undefined): string | undefined => {
+  const single = (rule: ResolvedRule | undefined): string | null | undefined => {
     const v = read(attributes, rule);
-    return typeof v === 'string' ? v : undefined;
+    return Array.isArray(v) ? undefined : v;
   };
   const groups = read(attributes, mapping.groups);
   const out = Object.create(null) as Record<string, unknown>;
-  out['username'] = single(mapping.username);
+  out['username'] = single(mapping.username) ?? undefined;
   out['email'] = single(mapping.email);
   out['displayName'] = single(mapping.displayName);
-  out['groups'] = Array.isArray(groups) ? Object.freeze(groups) : undefined;
+  // With a groups rule, the assertion is the whole truth: no attribute (or no value) is no
+  // groups. Keeping the old list would keep permissions the IdP has taken away.
+  out['groups'] =
+    mapping.groups === undefined
+      ? undefined
+      : Object.freeze(Array.isArray(groups) ? groups : typeof groups === 'string' ? [groups] : []);
   out['extra'] = Object.freeze(extra);
   return Object.freeze(out) as unknown as MappedAttributes;
 }

@@ -218,7 +218,7 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     await this.#authorize(entry, assertion, now);
     // 6. Get or create the local user by the IdP-scoped subject, 7. then update it.
     const identity: ExternalIdentity = { backendId: this.id, issuer: idp.entityId, subject };
-    const stored = await this.#provision(identity, this.#profile(subject, mapped));
+    const stored = await this.#provision(identity, this.#profile(subject, mapped), mapped);
     if (stored === null || !stored.isActive) return null;
     return this.#samlUser(stored, idp, assertion, now);
   }
@@ -620,14 +620,18 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   #profile(subject: string, mapped: MappedAttributes): UserProfile {
     return {
       username: mapped.username ?? subject,
-      email: mapped.email,
-      displayName: mapped.displayName,
+      email: mapped.email ?? undefined,
+      displayName: mapped.displayName ?? undefined,
       groups: mapped.groups,
       attributes: { ...mapped.extra },
     };
   }
 
-  async #provision(identity: ExternalIdentity, profile: UserProfile): Promise<StoredUser | null> {
+  async #provision(
+    identity: ExternalIdentity,
+    profile: UserProfile,
+    mapped: MappedAttributes,
+  ): Promise<StoredUser | null> {
     const { users, create, update } = this.#options;
     const result = await users.provision(identity, profile, { create, update: 'never' });
     if (result === null) return null;
@@ -638,6 +642,11 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     for (const [key, value] of Object.entries(profile)) {
       if (value === undefined) continue;
       if (JSON.stringify(current[key]) !== JSON.stringify(value)) patch[key] = value;
+    }
+    // An attribute sent without a value clears the field. A patch leaves out what is undefined,
+    // so the clearing is written as null, which the stores' normalizeProfile reads as no value.
+    for (const key of ['email', 'displayName'] as const) {
+      if (mapped[key] === null && current[key] !== undefined) patch[key] = null;
     }
     return Object.keys(patch).length === 0 ? result.user : users.update(result.user.id, patch);
   }

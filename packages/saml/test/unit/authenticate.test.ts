@@ -7,7 +7,7 @@ import { expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 import { describe, it } from 'mocha';
 import { ACS_URL, OTHER_ACS_URL, samlFixture } from '../support/fixture.js';
-import { instant } from '../support/saml-xml.js';
+import { instant, type ResponseSpec } from '../support/saml-xml.js';
 
 const MAIL = 'urn:oid:0.9.2342.19200300.100.1.3';
 const GROUPS = 'urn:oid:1.3.6.1.4.1.5923.1.5.1.1';
@@ -76,6 +76,76 @@ describe('SamlBackend.authenticate', function () {
     expect(second!.id).to.equal(first!.id);
     expect(second!.email).to.equal('new@example.com');
     expect(second!.isStaff, 'local grants survive the update').to.equal(true);
+  });
+
+  it('removes groups the IdP no longer sends: absent, without values, or only xsi:nil', async function () {
+    const f = samlFixture();
+    const login = async (spec: Partial<ResponseSpec>): Promise<readonly string[]> => {
+      const user = await f.backend.authenticate(
+        undefined,
+        f.creds(f.idp.respond({ nameId: 'alice', ...spec }).samlResponse),
+      );
+      return user!.groups;
+    };
+    const admins = { attributes: [{ name: GROUPS, values: ['admins'] }] };
+    expect(await login(admins)).to.deep.equal(['admins']);
+    expect(await login({ attributes: [] }), 'attribute absent').to.deep.equal([]);
+    expect(await login(admins)).to.deep.equal(['admins']);
+    expect(await login({ attributes: [{ name: GROUPS, values: [] }] }), 'no values').to.deep.equal(
+      [],
+    );
+    expect(await login(admins)).to.deep.equal(['admins']);
+    expect(
+      await login({
+        attributes: [],
+        assertionExtra: `<saml:AttributeStatement><saml:Attribute Name="${GROUPS}"><saml:AttributeValue xsi:nil="true"/></saml:Attribute></saml:AttributeStatement>`,
+      }),
+      'only xsi:nil',
+    ).to.deep.equal([]);
+    // What the store holds, not only what this login returned: the next session loads it.
+    const stored = await f.users.getByUsername('alice');
+    expect(stored!.groups).to.deep.equal([]);
+  });
+
+  it('keeps local groups when no groups rule is configured', async function () {
+    const f = samlFixture({ backend: { attributes: {} } });
+    const first = await f.backend.authenticate(undefined, f.creds(f.idp.respond().samlResponse));
+    await f.users.update(first!.id, { groups: ['local-editors'] });
+    const again = await f.backend.authenticate(undefined, f.creds(f.idp.respond().samlResponse));
+    expect(again!.groups).to.deep.equal(['local-editors']);
+  });
+
+  it('clears email and display name sent without a value, keeps them when left out', async function () {
+    const f = samlFixture();
+    const NAME = 'urn:oid:2.16.840.1.113730.3.1.241';
+    const login = async (attributes: ResponseSpec['attributes']): Promise<unknown> => {
+      const user = await f.backend.authenticate(
+        undefined,
+        f.creds(f.idp.respond({ nameId: 'alice', attributes }).samlResponse),
+      );
+      return { email: user!.email, displayName: user!.displayName };
+    };
+    const full = [
+      { name: MAIL, values: ['alice@example.com'] },
+      { name: NAME, values: ['Alice A.'] },
+    ];
+    expect(await login(full)).to.deep.equal({
+      email: 'alice@example.com',
+      displayName: 'Alice A.',
+    });
+    expect(await login([]), 'absent: kept').to.deep.equal({
+      email: 'alice@example.com',
+      displayName: 'Alice A.',
+    });
+    expect(
+      await login([
+        { name: MAIL, values: [] },
+        { name: NAME, values: [] },
+      ]),
+      'sent empty: cleared',
+    ).to.deep.equal({ email: undefined, displayName: undefined });
+    const stored = await f.users.getByUsername('alice');
+    expect(stored).to.include({ email: undefined, displayName: undefined });
   });
 
   it('keeps the profile with update: "never"', async function () {
