@@ -172,11 +172,18 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     );
   }
 
+  /**
+   * Whether `credentials` are a SAML response for one of this backend's IdPs. Another backend's
+   * IdP is not ours to judge: with several SAML backends in one Authenticator, claiming it here
+   * would refuse it before its own backend is asked. A lookup in the configured IdPs, no I/O.
+   */
   accepts(credentials: unknown): credentials is SamlCredentials {
     if (credentials === null || typeof credentials !== 'object') return false;
     const c = credentials as Record<string, unknown>;
+    const idp = c['idp'];
     return (
-      typeof c['idp'] === 'string' &&
+      typeof idp === 'string' &&
+      this.#registry.get(idp) !== undefined &&
       typeof c['samlResponse'] === 'string' &&
       (c['relayState'] === undefined || typeof c['relayState'] === 'string')
     );

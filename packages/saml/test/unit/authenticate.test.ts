@@ -2,11 +2,19 @@
  * The pipeline on valid responses: user creation and linking, attribute mapping, updates, policy
  * hooks, session facts, and the checks that must not refuse good input.
  */
-import { PermissionDenied } from '@authbridge/core';
+import { Authenticator, PermissionDenied } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 import { describe, it } from 'mocha';
-import { ACS_URL, OTHER_ACS_URL, samlFixture } from '../support/fixture.js';
+import { SamlBackend } from '../../src/index.js';
+import {
+  ACS_URL,
+  OTHER_ACS_URL,
+  samlFixture,
+  SP_BASE_URL,
+  SP_ENTITY_ID,
+} from '../support/fixture.js';
+import { TestIdp } from '../support/test-idp.js';
 import { instant, type ResponseSpec } from '../support/saml-xml.js';
 
 const MAIL = 'urn:oid:0.9.2342.19200300.100.1.3';
@@ -146,6 +154,42 @@ describe('SamlBackend.authenticate', function () {
     ).to.deep.equal({ email: undefined, displayName: undefined });
     const stored = await f.users.getByUsername('alice');
     expect(stored).to.include({ email: undefined, displayName: undefined });
+  });
+
+  it('with two SAML backends in one Authenticator, each logs in the users of its own IdPs', async function () {
+    // Two fixtures sharing one user store: backend `saml` trusts corp (and partner), `saml-b`
+    // trusts only its own IdP, `other`.
+    const a = samlFixture();
+    const other = new TestIdp({
+      entityId: 'https://other.example.net/idp',
+      sp: { entityId: SP_ENTITY_ID, acsUrl: `${SP_BASE_URL}/saml/other/acs` },
+    });
+    const b = new SamlBackend({
+      id: 'saml-b',
+      users: a.users,
+      replayStore: a.replayStore,
+      sp: { entityId: SP_ENTITY_ID, baseUrl: SP_BASE_URL },
+      idps: [
+        {
+          id: 'other',
+          entityId: other.entityId,
+          ssoUrl: 'https://other.example.net/sso',
+          signingCerts: [other.keys.certPem],
+          allowIdpInitiated: true,
+        },
+      ],
+    });
+    const authenticator = new Authenticator({ backends: [a.backend, b] });
+    const viaOther = { idp: 'other', samlResponse: other.respond({ nameId: 'bob' }).samlResponse };
+    const bob = await authenticator.authenticate(undefined, viaOther);
+    expect(bob).to.include({ username: 'bob', backendId: 'saml-b' });
+    expect(a.backend.accepts(viaOther), 'not an IdP of the first backend').to.equal(false);
+    const alice = await authenticator.authenticate(
+      undefined,
+      a.creds(a.idp.respond({ nameId: 'alice' }).samlResponse),
+    );
+    expect(alice).to.include({ username: 'alice', backendId: 'saml' });
+    expect(b.accepts(a.creds('x')), 'corp is not an IdP of the second').to.equal(false);
   });
 
   it('keeps the profile with update: "never"', async function () {
