@@ -63,8 +63,11 @@ export type LogoutOutcome =
   | {
       readonly kind: 'logout-request';
       readonly sessionIds: readonly string[];
-      /** Our LogoutResponse, for the browser to carry to the IdP. */
-      readonly response: OutboundSamlMessage;
+      /**
+       * Our LogoutResponse, for the browser to carry to the IdP; undefined when the IdP has no
+       * SingleLogoutService to answer at.
+       */
+      readonly response: OutboundSamlMessage | undefined;
     };
 
 /** Options for {@link samlRoutes}. */
@@ -289,7 +292,9 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       return;
     }
     for (const id of outcome.sessionIds) await destroySession(options.sessionStore, id);
-    sendSamlMessage(ctx, outcome.response, 'out');
+    // Nowhere to answer: the sessions are ended all the same, and the browser lands here.
+    if (outcome.response === undefined) ctx.redirect('/login');
+    else sendSamlMessage(ctx, outcome.response, 'out');
   }
 }
 

@@ -31,6 +31,8 @@ export interface IdpMetadata {
   readonly entityId: string;
   readonly sso: BindingEndpoints;
   readonly slo: BindingEndpoints;
+  /** The SingleLogoutService ResponseLocation by binding, where it differs from Location. */
+  readonly sloResponse: BindingEndpoints;
   /** Keys for checking its signatures (`use="signing"` or no `use`), PEM. */
   readonly signingCerts: readonly string[];
   /** Keys for encrypting to it (`use="encryption"` or no `use`), PEM. */
@@ -183,10 +185,10 @@ export function parseIdpMetadata(xml: string, options: ParseIdpMetadataOptions =
     if (use === undefined || use === 'encryption') encryptionCerts.push(...certs);
   }
   if (signingCerts.length === 0) throw protocolInvalid('metadata names no signing key');
-  const endpoints = (name: string): BindingEndpoints => {
+  const endpoints = (name: string, location = 'Location'): BindingEndpoints => {
     const list = children(idp, SAML_NS.metadata, name);
     const at = (binding: string): string | undefined =>
-      list.find((e) => attribute(e, 'Binding') === binding)?.getAttribute('Location') ?? undefined;
+      list.find((e) => attribute(e, 'Binding') === binding)?.getAttribute(location) ?? undefined;
     return { redirect: at(SAML_URI.bindingRedirect), post: at(SAML_URI.bindingPost) };
   };
   const sso = endpoints('SingleSignOnService');
@@ -197,6 +199,7 @@ export function parseIdpMetadata(xml: string, options: ParseIdpMetadataOptions =
     entityId: attribute(entity, 'entityID') ?? '',
     sso,
     slo: endpoints('SingleLogoutService'),
+    sloResponse: endpoints('SingleLogoutService', 'ResponseLocation'),
     signingCerts: Object.freeze([...new Set(signingCerts)]),
     encryptionCerts: Object.freeze([...new Set(encryptionCerts)]),
     nameIdFormats: Object.freeze(

@@ -35,6 +35,7 @@ export class IdpEntry {
   readonly #options: ResolvedSamlOptions;
   readonly #instances = new Map<string, VerifyingSaml>();
   #logout: VerifyingSaml | undefined;
+  #logoutResponder: VerifyingSaml | undefined;
   #decrypting: readonly VerifyingSaml[] | undefined;
 
   constructor(idp: ResolvedIdp, options: ResolvedSamlOptions) {
@@ -86,6 +87,19 @@ export class IdpEntry {
   get logout(): VerifyingSaml {
     this.#logout ??= new VerifyingSaml(this.#config({ forceAuthn: false, isPassive: false }, true));
     return this.#logout;
+  }
+
+  /**
+   * The instance issuing our LogoutResponses over Redirect: as {@link IdpEntry.logout}, but
+   * addressed to the IdP's response location when it has its own.
+   */
+  get logoutResponder(): VerifyingSaml {
+    if (this.idp.sloResponseUrl === this.idp.sloUrl) return this.logout;
+    this.#logoutResponder ??= new VerifyingSaml({
+      ...this.#config({ forceAuthn: false, isPassive: false }, true),
+      ...(this.idp.sloResponseUrl === undefined ? {} : { logoutUrl: this.idp.sloResponseUrl }),
+    });
+    return this.#logoutResponder;
   }
 
   #config(flags: RequestFlags, forLogout = false): SamlConfig {

@@ -148,18 +148,24 @@ export class IdpMetadataSource {
 
   /**
    * IdP options drawn from this metadata: entityID, SSO and SLO endpoints, and a live signing
-   * certificate set (rollover). Anything in `rest` overrides.
+   * certificate set (rollover). Anything in `rest` overrides. The SingleLogoutService is taken
+   * with the Redirect binding when offered, else with HTTP-POST (`sloBinding: 'post'`), and its
+   * ResponseLocation, when given, becomes `sloResponseUrl`.
    */
   idpOptions(
     rest: Omit<SamlIdpOptions, 'entityId' | 'ssoUrl' | 'signingCerts'> & Partial<SamlIdpOptions>,
   ): SamlIdpOptions {
-    const { sso, slo, entityId } = this.#current;
+    const { sso, slo, sloResponse, entityId } = this.#current;
     const ssoUrl = sso.redirect ?? sso.post ?? '';
-    const sloUrl = slo.redirect;
+    const sloBinding = slo.redirect === undefined && slo.post !== undefined ? 'post' : 'redirect';
+    const sloUrl = slo[sloBinding];
+    const sloResponseUrl = sloResponse[sloBinding];
     return {
       entityId,
       ssoUrl,
       ...(sloUrl === undefined ? {} : { sloUrl }),
+      ...(sloUrl === undefined || sloBinding === 'redirect' ? {} : { sloBinding }),
+      ...(sloUrl === undefined || sloResponseUrl === undefined ? {} : { sloResponseUrl }),
       signingCerts: () => this.signingCerts(),
       ...(sso.redirect === undefined ? { authnRequestBinding: 'post' as const } : {}),
       ...rest,

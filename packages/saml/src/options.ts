@@ -62,6 +62,11 @@ export interface SamlIdpOptions {
    */
   readonly sloBinding?: 'redirect' | 'post';
   /**
+   * Where our LogoutResponses go, when the IdP takes them elsewhere than its LogoutRequests (the
+   * SingleLogoutService's `ResponseLocation` in metadata). Needs `sloUrl`. Default `sloUrl`.
+   */
+  readonly sloResponseUrl?: string;
+  /**
    * Pinned signing certificates (PEM or base64), or a function returning the current set (a
    * metadata source, for rollover). KeyInfo in messages is never trusted.
    */
@@ -145,6 +150,8 @@ export interface ResolvedIdp {
   readonly ssoUrl: string;
   readonly sloUrl: string | undefined;
   readonly sloBinding: 'redirect' | 'post';
+  /** Where our LogoutResponses go: `sloResponseUrl`, else `sloUrl`. */
+  readonly sloResponseUrl: string | undefined;
   readonly signingCerts: () => readonly string[];
   readonly signing: SigningPolicy;
   readonly allowIdpInitiated: boolean;
@@ -321,17 +328,25 @@ function resolveIdp(
       ? undefined
       : strings(idp.requiredAuthnContext, `${where}.requiredAuthnContext`);
   if (required?.length === 0) throw invalid(`${where}.requiredAuthnContext must not be empty`);
+  const sloUrl = idp.sloUrl === undefined ? undefined : httpUrl(idp.sloUrl, `${where}.sloUrl`);
+  if (idp.sloResponseUrl !== undefined && sloUrl === undefined) {
+    throw invalid(`${where}.sloResponseUrl needs sloUrl`);
+  }
   return Object.freeze({
     id: idp.id,
     entityId,
     ssoUrl: httpUrl(idp.ssoUrl, `${where}.ssoUrl`),
-    sloUrl: idp.sloUrl === undefined ? undefined : httpUrl(idp.sloUrl, `${where}.sloUrl`),
+    sloUrl,
     sloBinding: oneOf(
       idp.sloBinding,
       ['redirect', 'post'] as const,
       'redirect',
       `${where}.sloBinding`,
     ),
+    sloResponseUrl:
+      idp.sloResponseUrl === undefined
+        ? sloUrl
+        : httpUrl(idp.sloResponseUrl, `${where}.sloResponseUrl`),
     signingCerts,
     signing: oneOf(
       idp.signing,

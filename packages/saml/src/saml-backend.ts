@@ -93,8 +93,11 @@ export type LogoutOutcome =
       readonly kind: 'logout-request';
       readonly nameId: string;
       readonly sessionIds: readonly string[];
-      /** Our LogoutResponse (signed when we have a key), in the IdP's `sloBinding`. */
-      readonly response: OutboundMessage;
+      /**
+       * Our LogoutResponse (signed when we have a key), in the IdP's `sloBinding`; undefined when
+       * the IdP has no SingleLogoutService to answer at (the sessions still end).
+       */
+      readonly response: OutboundMessage | undefined;
     };
 
 /** A message for the IdP: a Redirect URL, or a form for the browser to post (HTTP-POST). */
@@ -448,9 +451,13 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       request.id,
       request.validUntil + expect.skewMs - expect.now,
     );
-    const sloUrl = idp.sloUrl;
-    if (sloUrl === undefined) throw protocolInvalid('IdP has no SingleLogoutService to answer');
+    // A verified logout ends the local sessions whether or not it can be answered: refusing it
+    // for want of an endpoint would leave sessions alive that the IdP believes ended.
     const sessionIds = await this.#sessions.take(idp.id, request.nameId, request.sessionIndexes);
+    const sloUrl = idp.sloResponseUrl;
+    if (sloUrl === undefined) {
+      return { kind: 'logout-request', nameId: request.nameId, sessionIds, response: undefined };
+    }
     if (idp.sloBinding === 'post') {
       const xml = logoutResponseXml({
         id: newSamlId(),
@@ -464,7 +471,7 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       const response: OutboundMessage = { binding: 'post', url: sloUrl, fields };
       return { kind: 'logout-request', nameId: request.nameId, sessionIds, response };
     }
-    const saml = entry.logout;
+    const saml = entry.logoutResponder;
     const responseUrl = await saml.getLogoutResponseUrlAsync(
       {
         ID: request.id,

@@ -143,7 +143,7 @@ describe('interop: SimpleSAMLphp Single Logout', function () {
     if (outcome.kind !== 'logout-request') throw new Error('expected a LogoutRequest');
     expect(outcome.nameId).to.equal(session.nameId);
     expect(outcome.sessionIds).to.deep.equal(['local-session-1']);
-    if (outcome.response.binding !== 'redirect') throw new Error('expected the Redirect binding');
+    if (outcome.response?.binding !== 'redirect') throw new Error('expected the Redirect binding');
     // SimpleSAMLphp checks our signed LogoutResponse (validate.logout) and finishes its logout.
     const done = await browser.goUntilLeaving(outcome.response.url, signing!.baseUrl);
     expect(done).to.equal('https://sp.example.com/after');

@@ -384,6 +384,9 @@ export interface IdpMetadataSpec {
   readonly ssoRedirect?: string;
   readonly ssoPost?: string;
   readonly sloRedirect?: string;
+  readonly sloPost?: string;
+  /** ResponseLocation of the SingleLogoutService endpoints. Default none. */
+  readonly sloResponseLocation?: string;
   readonly validUntil?: string;
   readonly cacheDuration?: string;
   readonly wantAuthnRequestsSigned?: boolean;
@@ -405,7 +408,10 @@ export function buildIdpEntityXml(spec: IdpMetadataSpec, standalone = true): str
     (spec.anyUseCerts ?? []).map((c) => keyDescriptorXml(undefined, c)).join('') +
     (spec.sloRedirect === undefined
       ? ''
-      : `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${xmlEscape(spec.sloRedirect)}"/>`) +
+      : `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${xmlEscape(spec.sloRedirect)}"${attr('ResponseLocation', spec.sloResponseLocation)}/>`) +
+    (spec.sloPost === undefined
+      ? ''
+      : `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${xmlEscape(spec.sloPost)}"${attr('ResponseLocation', spec.sloResponseLocation)}/>`) +
     (spec.nameIdFormats ?? [NAMEID_PERSISTENT])
       .map((f) => `<md:NameIDFormat>${xmlEscape(f)}</md:NameIDFormat>`)
       .join('') +

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { inflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
 import { ManualClock } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
@@ -19,12 +20,16 @@ import {
   parseDuration,
   parseIdpMetadata,
 } from '../../src/index.js';
-import { samlFixture } from '../support/fixture.js';
+import { ACS_URL, samlFixture, SP_BASE_URL, SP_ENTITY_ID } from '../support/fixture.js';
 import {
   buildAggregateXml,
   buildIdpEntityXml,
+  buildLogoutRequestXml,
+  encodePost,
   type IdpMetadataSpec,
   instant,
+  redirectQuery,
+  samlId,
   signElement,
 } from '../support/saml-xml.js';
 import { TestIdp } from '../support/test-idp.js';
@@ -426,6 +431,122 @@ describe('metadata fetch guards (H4)', function () {
         fast.close();
         fast.close();
         expect(fast.current.signingCerts[0]).to.include(newKey.certBase64.slice(0, 60));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('takes a POST-only SingleLogoutService with the POST binding, and answers at its ResponseLocation', async function () {
+      const dir = await mkdtemp(join(tmpdir(), 'authbridge-saml-md-'));
+      try {
+        const file = join(dir, 'idp.xml');
+        const idp = new TestIdp({
+          entityId: ENTITY,
+          sp: { entityId: SP_ENTITY_ID, acsUrl: ACS_URL },
+          keys: oldKey,
+        });
+        await writeFile(
+          file,
+          buildIdpEntityXml(
+            spec({
+              sloRedirect: undefined,
+              sloPost: 'https://idp.example.com/slo/post',
+              sloResponseLocation: 'https://idp.example.com/slo/post/response',
+            }),
+          ),
+        );
+        const source = await IdpMetadataSource.load({ file, entityId: ENTITY });
+        const options = source.idpOptions({ id: 'corp' });
+        expect(options).to.include({
+          sloUrl: 'https://idp.example.com/slo/post',
+          sloBinding: 'post',
+          sloResponseUrl: 'https://idp.example.com/slo/post/response',
+        });
+        // The backend built from it: a signed IdP LogoutRequest ends the session and is answered
+        // by a form posting to the ResponseLocation, which the response also names.
+        const f = samlFixture({ corp: options });
+        await f.backend.recordSession(
+          (await f.backend.authenticate(undefined, f.creds(idp.respond().samlResponse)))!.saml!,
+          'local-1',
+        );
+        const request = signElement(
+          buildLogoutRequestXml({
+            id: samlId(),
+            issueInstant: instant(Date.now()),
+            issuer: ENTITY,
+            destination: `${SP_BASE_URL}/saml/corp/slo`,
+            nameId: 'alice',
+            sessionIndexes: [],
+          }),
+          'LogoutRequest',
+          { privateKeyPem: oldKey.privateKeyPem },
+        );
+        const outcome = await f.backend.handleLogoutPost('corp', {
+          SAMLRequest: encodePost(request),
+        });
+        if (outcome.kind !== 'logout-request' || outcome.response?.binding !== 'post')
+          throw new Error('expected a posted LogoutResponse');
+        expect(outcome.sessionIds).to.deep.equal(['local-1']);
+        expect(outcome.response.url).to.equal('https://idp.example.com/slo/post/response');
+        const xml = Buffer.from(outcome.response.fields['SAMLResponse']!, 'base64').toString();
+        expect(xml).to.include('Destination="https://idp.example.com/slo/post/response"');
+        source.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('answers at the Redirect ResponseLocation when metadata gives one', async function () {
+      const dir = await mkdtemp(join(tmpdir(), 'authbridge-saml-md-'));
+      try {
+        const file = join(dir, 'idp.xml');
+        await writeFile(
+          file,
+          buildIdpEntityXml(spec({ sloResponseLocation: 'https://idp.example.com/slo/done' })),
+        );
+        const source = await IdpMetadataSource.load({ file, entityId: ENTITY });
+        const options = source.idpOptions({ id: 'corp' });
+        expect(options).to.include({
+          sloUrl: 'https://idp.example.com/slo',
+          sloResponseUrl: 'https://idp.example.com/slo/done',
+        });
+        expect(options.sloBinding).to.equal(undefined);
+        const f = samlFixture({ corp: options });
+        const query = redirectQuery(
+          'SAMLRequest',
+          buildLogoutRequestXml({
+            id: samlId(),
+            issueInstant: instant(Date.now()),
+            issuer: ENTITY,
+            destination: `${SP_BASE_URL}/saml/corp/slo`,
+            nameId: 'alice',
+            sessionIndexes: [],
+          }),
+          { privateKeyPem: oldKey.privateKeyPem },
+        );
+        const outcome = await f.backend.handleLogoutRedirect('corp', query);
+        if (outcome.kind !== 'logout-request' || outcome.response?.binding !== 'redirect')
+          throw new Error('expected a Redirect LogoutResponse');
+        const url = new URL(outcome.response.url);
+        expect(url.origin + url.pathname).to.equal('https://idp.example.com/slo/done');
+        const xml = inflateRawSync(
+          Buffer.from(url.searchParams.get('SAMLResponse')!, 'base64'),
+        ).toString();
+        expect(xml).to.include('Destination="https://idp.example.com/slo/done"');
+        // Our own LogoutRequests still go to the Location.
+        const ours = await f.backend.createLogoutRequest({
+          idp: 'corp',
+          issuer: ENTITY,
+          nameId: 'alice',
+          nameIdFormat: undefined,
+          sessionIndex: undefined,
+          authnInstant: Date.now(),
+          authnContextClassRef: undefined,
+          expiresAt: Date.now() + 60_000,
+          inResponseTo: undefined,
+        });
+        expect(ours.url.startsWith('https://idp.example.com/slo?')).to.equal(true);
+        source.close();
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

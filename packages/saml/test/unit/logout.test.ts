@@ -143,8 +143,8 @@ describe('Single Logout', function () {
     )) as Extract<LogoutOutcome, { kind: 'logout-request' }>;
     expect(one.kind).to.equal('logout-request');
     expect(one.sessionIds).to.deep.equal(['sess-a1']);
-    expect(one.response.binding).to.equal('redirect');
-    const response = new URL(one.response.url);
+    expect(one.response?.binding).to.equal('redirect');
+    const response = new URL(one.response!.url);
     expect(response.origin + response.pathname).to.equal(IDP_SLO);
     expect(response.searchParams.get('Signature')).to.be.a('string');
     const all = (await f.backend.handleLogoutRedirect(
@@ -179,6 +179,38 @@ describe('Single Logout', function () {
     });
     const outcome = await f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(signed) });
     expect(outcome.kind === 'logout-request' && outcome.sessionIds).to.deep.equal(['sess-p1']);
+  });
+
+  it('IdP-initiated without an IdP SingleLogoutService: the sessions end, with no answer to send', async function () {
+    const f = samlFixture({ corp: {} });
+    await f.backend.recordSession(await loginSession(f, 'alice', '_n1'), 'sess-n1');
+    const signed = signElement(logoutRequest(f), 'LogoutRequest', {
+      privateKeyPem: f.idp.keys.privateKeyPem,
+    });
+    const outcome = await f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(signed) });
+    expect(outcome).to.deep.equal({
+      kind: 'logout-request',
+      nameId: 'alice',
+      sessionIds: ['sess-n1'],
+      response: undefined,
+    });
+    // Taken from the index: a second LogoutRequest finds nothing left to end.
+    const again = signElement(logoutRequest(f), 'LogoutRequest', {
+      privateKeyPem: f.idp.keys.privateKeyPem,
+    });
+    const second = await f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(again) });
+    expect(second.kind === 'logout-request' && second.sessionIds).to.deep.equal([]);
+    // A forged one is still refused, endpoint or not.
+    await expectRejection(
+      f.backend.handleLogoutPost('corp', { SAMLRequest: encodePost(logoutRequest(f)) }),
+      'PROTOCOL_INVALID',
+    );
+  });
+
+  it('refuses sloResponseUrl without sloUrl', function () {
+    expect(() => samlFixture({ corp: { sloResponseUrl: IDP_SLO } }))
+      .to.throw()
+      .with.property('code', 'CONFIG_INVALID');
   });
 
   describe('outbound HTTP-POST (sloBinding post)', function () {
@@ -248,7 +280,7 @@ describe('Single Logout', function () {
         'corp',
         signedQuery(f, 'SAMLRequest', request, 'idp-state'),
       );
-      if (outcome.kind !== 'logout-request' || outcome.response.binding !== 'post')
+      if (outcome.kind !== 'logout-request' || outcome.response?.binding !== 'post')
         throw new Error('expected a posted LogoutResponse');
       expect(outcome.sessionIds).to.deep.equal(['sess-post2']);
       expect(outcome.response.url).to.equal(IDP_SLO);

@@ -1,0 +1,226 @@
+// The SAML routes over HTTP: a Koa app with sessions, authbridge() and samlRoutes() in front of
+// the real SamlBackend, answered by the SAML package's in-process test IdP. Each test listens on
+// port 0 and closes its server.
+import { bodyParser } from '@koa/bodyparser';
+import { Authenticator, MemoryKeyValueStore, MemoryUserStore } from '@authbridge/core';
+import {
+  type AuthState,
+  authbridge,
+  errorHandler,
+  logout,
+  samlLogoutMessage,
+  samlRoutes,
+  sendSamlMessage,
+  sessions,
+} from '@authbridge/koa';
+import { SamlBackend, type SamlIdpOptions, type SamlSpOptions } from '@authbridge/saml';
+import { expect } from 'chai';
+import Koa from 'koa';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inflateRawSync } from 'node:zlib';
+import {
+  buildLogoutRequestXml,
+  instant,
+  redirectQuery,
+  samlId,
+} from '../../../saml/test/support/saml-xml.js';
+import { TestIdp } from '../../../saml/test/support/test-idp.js';
+
+const SP_ENTITY_ID = 'https://sp.example.com/saml/metadata';
+const IDP_ENTITY_ID = 'https://idp.example.com/saml';
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+
+/** A cookie-keeping client that does not follow redirects. */
+class Browser {
+  readonly #cookies = new Map<string, string>();
+  readonly base: string;
+
+  constructor(base: string) {
+    this.base = base;
+  }
+
+  async request(
+    path: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.#cookies.size > 0)
+      headers['cookie'] = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const res = await fetch(this.base + path, {
+      method: init.method ?? 'GET',
+      headers,
+      body,
+      redirect: 'manual',
+    });
+    for (const set of res.headers.getSetCookie()) {
+      const pair = set.split(';')[0]!;
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      if (value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** The signed-in username, or null. */
+  async whoami(): Promise<string | null> {
+    const me = (await (await this.request('/whoami')).json()) as { username: string | null };
+    return me.username;
+  }
+}
+
+/** The XML of a Redirect-binding message in `url`. */
+function inflated(url: string, param: 'SAMLRequest' | 'SAMLResponse'): string {
+  const value = new URL(url).searchParams.get(param)!;
+  return inflateRawSync(Buffer.from(value, 'base64')).toString('utf8');
+}
+
+interface Site {
+  readonly base: string;
+  readonly idp: TestIdp;
+  /** Logs `nameId` in through /saml/corp/login (with `next` when given); the final response. */
+  login(browser: Browser, nameId: string, next?: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** An app with one SAML backend whose IdP `corp` is `idp` (overrides apply to it). */
+async function startSite(
+  idpOptions: Partial<SamlIdpOptions> = {},
+  sp: Partial<SamlSpOptions> = {},
+): Promise<Site> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  const idp = new TestIdp({
+    entityId: IDP_ENTITY_ID,
+    sp: { entityId: SP_ENTITY_ID, acsUrl: `${base}/saml/corp/acs` },
+  });
+  const store = new MemoryKeyValueStore();
+  const backend = new SamlBackend({
+    users: new MemoryUserStore(),
+    replayStore: store,
+    sp: { entityId: SP_ENTITY_ID, baseUrl: base, ...sp },
+    idps: [
+      {
+        id: 'corp',
+        entityId: idp.entityId,
+        ssoUrl: 'https://idp.example.com/sso',
+        signingCerts: [idp.keys.certPem],
+        ...idpOptions,
+      },
+    ],
+  });
+  const authenticator = new Authenticator({ backends: [backend] });
+  const app = new Koa<AuthState>();
+  app.silent = true;
+  app.use(errorHandler());
+  app.use(bodyParser({ enableTypes: ['form'] }));
+  app.use(sessions({ store }));
+  app.use(authbridge({ authenticator, secret: SECRET }));
+  app.use(samlRoutes({ backend, authenticator, sessionStore: store }));
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/whoami') {
+      const user = await ctx.state.user;
+      ctx.body = { username: user.isAuthenticated ? user.username : null };
+    } else if (ctx.path === '/logout' && ctx.method === 'POST') {
+      // As the reference host does: SAML users also log out at their IdP when it can be done.
+      const message = await samlLogoutMessage(ctx, backend, '/login');
+      await logout(ctx);
+      ctx.status = 303;
+      if (message === undefined) ctx.redirect('/login');
+      else sendSamlMessage(ctx, message, 'out');
+    } else {
+      await next();
+    }
+  });
+  const handle = app.callback();
+  server.on('request', (req, res) => {
+    void handle(req, res);
+  });
+  return {
+    base,
+    idp,
+    async login(browser, nameId, next) {
+      const start = await browser.request(
+        `/saml/corp/login${next === undefined ? '' : `?next=${encodeURIComponent(next)}`}`,
+      );
+      expect(start.status, await start.clone().text()).to.equal(302);
+      const location = start.headers.get('location')!;
+      const requestId = /ID="([^"]+)"/.exec(inflated(location, 'SAMLRequest'))![1]!;
+      const relayState = new URL(location).searchParams.get('RelayState');
+      const answer = idp.respond({
+        nameId,
+        inResponseTo: requestId,
+        subjectConfirmations: [
+          {
+            method: 'urn:oasis:names:tc:SAML:2.0:cm:bearer',
+            recipient: idp.sp.acsUrl,
+            notOnOrAfter: instant(Date.now() + 300_000),
+            inResponseTo: requestId,
+          },
+        ],
+      });
+      const acs = await browser.request('/saml/corp/acs', {
+        method: 'POST',
+        form: {
+          SAMLResponse: answer.samlResponse,
+          ...(relayState === null ? {} : { RelayState: relayState }),
+        },
+      });
+      expect(acs.status, await acs.clone().text()).to.equal(303);
+      return browser.request(acs.headers.get('location')!);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+describe('SAML routes over HTTP', function () {
+  let site: Site | undefined;
+  afterEach(async function () {
+    await site?.close();
+    site = undefined;
+  });
+
+  it('logs in through the IdP and back to next', async function () {
+    site = await startSite();
+    const browser = new Browser(site.base);
+    const done = await site.login(browser, 'alice', '/inbox');
+    expect(done.status).to.equal(303);
+    expect(done.headers.get('location')).to.equal('/inbox');
+    expect(await browser.whoami()).to.equal('alice');
+  });
+
+  it('an IdP-initiated logout from an IdP without SingleLogoutService ends the session, then /login', async function () {
+    site = await startSite();
+    const browser = new Browser(site.base);
+    await site.login(browser, 'alice');
+    expect(await browser.whoami()).to.equal('alice');
+    const request = buildLogoutRequestXml({
+      id: samlId(),
+      issueInstant: instant(Date.now()),
+      issuer: IDP_ENTITY_ID,
+      destination: `${site.base}/saml/corp/slo`,
+      nameId: 'alice',
+      sessionIndexes: [],
+    });
+    // Another client than the browser: the LogoutRequest alone names the session to end.
+    const slo = await new Browser(site.base).request(
+      `/saml/corp/slo?${redirectQuery('SAMLRequest', request, { privateKeyPem: site.idp.keys.privateKeyPem })}`,
+    );
+    expect(slo.status).to.equal(302);
+    expect(slo.headers.get('location')).to.equal('/login');
+    expect(await browser.whoami()).to.equal(null);
+  });
+});
