@@ -95,6 +95,8 @@ const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
 // How long a verified answer waits for its browser to come back (one redirect), and its key.
 const PENDING_LOGIN_MS = 60_000;
 const RESUME_KEY = /^[A-Za-z0-9_-]{43}$/;
+// The SAML bindings carry at most 80 bytes of RelayState (Bindings §3.4.3, §3.5.3).
+const MAX_RELAY_STATE_BYTES = 80;
 
 /** A verified SP-initiated login waiting for its browser's GET. */
 interface PendingLogin {
@@ -156,7 +158,9 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
   };
 
   async function startLogin(ctx: Context, idp: string): Promise<void> {
-    const relayState = safeLocalPath(ctx.query['next']);
+    // A longer `next` cannot travel through the IdP: the login goes on without it and lands on
+    // the default page, rather than failing for a bookmark with a long query string.
+    const relayState = safeLocalPath(ctx.query['next'], MAX_RELAY_STATE_BYTES);
     const request = await options.backend.createLoginRequest(
       idp,
       relayState === undefined ? {} : { relayState },

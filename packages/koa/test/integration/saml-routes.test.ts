@@ -202,6 +202,17 @@ describe('SAML routes over HTTP', function () {
     expect(await browser.whoami()).to.equal('alice');
   });
 
+  it('logs in without RelayState when next is longer than the 80 bytes RelayState may hold', async function () {
+    site = await startSite();
+    const browser = new Browser(site.base);
+    const next = `/reports/quarterly?from=2024-01-01&to=2024-03-31&region=emea&sort=desc&page=${'2'.repeat(10)}`;
+    expect(Buffer.byteLength(next)).to.be.greaterThan(80);
+    const done = await site.login(browser, 'alice', next);
+    expect(done.status).to.equal(303);
+    expect(done.headers.get('location'), 'the default page').to.equal('/');
+    expect(await browser.whoami()).to.equal('alice');
+  });
+
   it('an IdP-initiated logout from an IdP without SingleLogoutService ends the session, then /login', async function () {
     site = await startSite();
     const browser = new Browser(site.base);
