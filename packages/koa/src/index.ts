@@ -45,6 +45,7 @@ export {
   type LogoutOutcome,
   type OutboundSamlMessage,
   type SamlRoutesBackend,
+  type SamlRoutesLogger,
   type SamlRoutesOptions,
   samlLogoutMessage,
   samlLogoutUrl,

@@ -59,7 +59,14 @@ export interface SamlRoutesBackend {
 
 /** What an inbound logout message asked for. */
 export type LogoutOutcome =
-  | { readonly kind: 'logout-response'; readonly relayState: string | undefined }
+  | {
+      readonly kind: 'logout-response';
+      readonly relayState: string | undefined;
+      /** Whether the IdP reported Success (absent: treated as success). */
+      readonly success?: boolean;
+      /** The StatusCode the IdP reported. */
+      readonly status?: string | undefined;
+    }
   | {
       readonly kind: 'logout-request';
       readonly sessionIds: readonly string[];
@@ -69,6 +76,11 @@ export type LogoutOutcome =
        */
       readonly response: OutboundSamlMessage | undefined;
     };
+
+/** Where the routes report what is worth an operator's attention (a pino logger fits). */
+export interface SamlRoutesLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
 
 /** Options for {@link samlRoutes}. */
 export interface SamlRoutesOptions {
@@ -80,6 +92,8 @@ export interface SamlRoutesOptions {
   readonly basePath?: string;
   /** Sign the published SP metadata. Default false. */
   readonly signMetadata?: boolean;
+  /** Gets a warning when an IdP reports that a Single Logout failed. Default none. */
+  readonly logger?: SamlRoutesLogger;
 }
 
 // Kept in the session so an SP-initiated logout can name the IdP session it ends.
@@ -290,7 +304,15 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
         ? await options.backend.handleLogoutRedirect(idp, ctx.querystring)
         : await options.backend.handleLogoutPost(idp, requestBody(ctx));
     if (outcome.kind === 'logout-response') {
-      // Our own LogoutRequest came back confirmed: this browser's session ends here.
+      // The IdP could not end every session (Responder, PartialLogout…). Ours ended with the
+      // request; the person still finishes logging out, and the operator hears of it.
+      if (outcome.success === false) {
+        options.logger?.warn(
+          { idp, status: outcome.status, backend: options.backend.id },
+          'saml: the IdP reported a failed Single Logout',
+        );
+      }
+      // Our own LogoutRequest came back answered: this browser's session ends here.
       if ((await (ctx.state as AuthState).user).isAuthenticated) await logout(ctx);
       ctx.redirect(safeLocalPath(outcome.relayState) ?? '/login');
       return;

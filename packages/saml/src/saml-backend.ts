@@ -84,9 +84,16 @@ export interface SamlUser extends User {
 /** What an inbound logout message asked for. */
 export type LogoutOutcome =
   | {
-      /** The IdP confirmed our LogoutRequest. */
+      /** The IdP answered our LogoutRequest (signed, by that IdP, to a request of ours). */
       readonly kind: 'logout-response';
       readonly relayState: string | undefined;
+      /**
+       * Whether the IdP reports Success. Otherwise (Responder, Requester, PartialLogout…) other
+       * sessions may live on at the IdP or other SPs; ours ended when the request was sent.
+       */
+      readonly success: boolean;
+      /** The top-level StatusCode Value. */
+      readonly status: string | undefined;
     }
   | {
       /** The IdP asks us to end these local sessions, then to send the browser `response`. */
@@ -433,8 +440,14 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   ): Promise<LogoutOutcome> {
     const response = checkLogoutResponse(xml, this.#logoutExpectations(entry.idp));
     await this.#replay.consumeRequest('logout-req', entry.idp.id, response.inResponseTo);
-    if (!response.success) throw protocolInvalid(`logout status ${String(response.status)}`);
-    return { kind: 'logout-response', relayState };
+    // A failure status is still a genuine answer to our request: the local session ended when the
+    // request was sent, so the caller finishes the logout as usual and reports the status.
+    return {
+      kind: 'logout-response',
+      relayState,
+      success: response.success,
+      status: response.status,
+    };
   }
 
   async #logoutRequest(

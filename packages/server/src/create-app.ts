@@ -189,7 +189,7 @@ export async function createApp(
         parseSamlBody,
         ...withSession,
         ...samlBackends.map((backend) =>
-          samlRoutes({ backend, authenticator, sessionStore: kvStore }),
+          samlRoutes({ backend, authenticator, sessionStore: kvStore, logger }),
         ),
       );
     }

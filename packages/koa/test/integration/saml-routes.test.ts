@@ -19,8 +19,10 @@ import Koa from 'koa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inflateRawSync } from 'node:zlib';
+import { testKeyPair } from '@authbridge/testkit';
 import {
   buildLogoutRequestXml,
+  buildLogoutResponseXml,
   instant,
   redirectQuery,
   samlId,
@@ -30,6 +32,8 @@ import { TestIdp } from '../../../saml/test/support/test-idp.js';
 const SP_ENTITY_ID = 'https://sp.example.com/saml/metadata';
 const IDP_ENTITY_ID = 'https://idp.example.com/saml';
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+const IDP_SLO = 'https://idp.example.com/slo';
+const RESPONDER = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
 
 /** A cookie-keeping client that does not follow redirects. */
 class Browser {
@@ -84,6 +88,8 @@ function inflated(url: string, param: 'SAMLRequest' | 'SAMLResponse'): string {
 interface Site {
   readonly base: string;
   readonly idp: TestIdp;
+  /** What the routes logged as warnings. */
+  readonly warnings: { fields: Record<string, unknown>; message: string }[];
   /** Logs `nameId` in through /saml/corp/login (with `next` when given); the final response. */
   login(browser: Browser, nameId: string, next?: string): Promise<Response>;
   close(): Promise<void>;
@@ -117,13 +123,25 @@ async function startSite(
     ],
   });
   const authenticator = new Authenticator({ backends: [backend] });
+  const warnings: Site['warnings'] = [];
   const app = new Koa<AuthState>();
   app.silent = true;
   app.use(errorHandler());
   app.use(bodyParser({ enableTypes: ['form'] }));
   app.use(sessions({ store }));
   app.use(authbridge({ authenticator, secret: SECRET }));
-  app.use(samlRoutes({ backend, authenticator, sessionStore: store }));
+  app.use(
+    samlRoutes({
+      backend,
+      authenticator,
+      sessionStore: store,
+      logger: {
+        warn: (fields, message) => {
+          warnings.push({ fields, message });
+        },
+      },
+    }),
+  );
   app.use(async (ctx, next) => {
     if (ctx.path === '/whoami') {
       const user = await ctx.state.user;
@@ -146,6 +164,7 @@ async function startSite(
   return {
     base,
     idp,
+    warnings,
     async login(browser, nameId, next) {
       const start = await browser.request(
         `/saml/corp/login${next === undefined ? '' : `?next=${encodeURIComponent(next)}`}`,
@@ -211,6 +230,49 @@ describe('SAML routes over HTTP', function () {
     expect(done.status).to.equal(303);
     expect(done.headers.get('location'), 'the default page').to.equal('/');
     expect(await browser.whoami()).to.equal('alice');
+  });
+
+  it('a non-Success LogoutResponse to our LogoutRequest ends like a success, with a warning', async function () {
+    const spKeys = testKeyPair('koa-saml-routes-sp');
+    site = await startSite(
+      { sloUrl: IDP_SLO },
+      { signingKey: spKeys.privateKeyPem, signingCerts: [spKeys.certPem] },
+    );
+    const browser = new Browser(site.base);
+    await site.login(browser, 'alice');
+    const out = await browser.request('/logout', { method: 'POST' });
+    expect(out.status).to.equal(303);
+    const requestUrl = out.headers.get('location')!;
+    expect(requestUrl.startsWith(`${IDP_SLO}?`)).to.equal(true);
+    const requestId = /ID="([^"]+)"/.exec(inflated(requestUrl, 'SAMLRequest'))![1]!;
+    const answer = (statusCode: string, privateKeyPem?: string): string =>
+      redirectQuery(
+        'SAMLResponse',
+        buildLogoutResponseXml({
+          id: samlId(),
+          issueInstant: instant(Date.now()),
+          issuer: IDP_ENTITY_ID,
+          destination: `${site!.base}/saml/corp/slo`,
+          inResponseTo: requestId,
+          statusCode,
+        }),
+        { relayState: '/login', ...(privateKeyPem === undefined ? {} : { privateKeyPem }) },
+      );
+    // Unsigned, or signed by another key: refused as before, and nothing is logged.
+    expect((await browser.request(`/saml/corp/slo?${answer(RESPONDER)}`)).status).to.equal(403);
+    const attacker = testKeyPair('koa-saml-routes-attacker').privateKeyPem;
+    expect(
+      (await browser.request(`/saml/corp/slo?${answer(RESPONDER, attacker)}`)).status,
+    ).to.equal(403);
+    expect(site.warnings).to.deep.equal([]);
+    const slo = await browser.request(
+      `/saml/corp/slo?${answer(RESPONDER, site.idp.keys.privateKeyPem)}`,
+    );
+    expect(slo.status).to.equal(302);
+    expect(slo.headers.get('location')).to.equal('/login');
+    expect(await browser.whoami()).to.equal(null);
+    expect(site.warnings).to.have.length(1);
+    expect(site.warnings[0]!.fields).to.include({ idp: 'corp', status: RESPONDER });
   });
 
   it('an IdP-initiated logout from an IdP without SingleLogoutService ends the session, then /login', async function () {

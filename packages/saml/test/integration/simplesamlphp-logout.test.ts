@@ -119,6 +119,8 @@ describe('interop: SimpleSAMLphp Single Logout', function () {
     expect(await backend.handleLogoutRedirect('ssp', query)).to.deep.equal({
       kind: 'logout-response',
       relayState: '/goodbye',
+      success: true,
+      status: 'urn:oasis:names:tc:SAML:2.0:status:Success',
     });
   });
 

@@ -37,6 +37,8 @@ import { testKeyPair } from '@authbridge/testkit';
 import { kid, parse } from '../support/xml-mutations.js';
 
 const IDP_SLO = 'https://idp.example.com/slo';
+const RESPONDER = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
+const PARTIAL = 'urn:oasis:names:tc:SAML:2.0:status:PartialLogout';
 const SP_SLO = `${SP_BASE_URL}/saml/corp/slo`;
 const spKeys = testKeyPair('sp-logout');
 const WITH_SLO: FixtureOptions = {
@@ -118,7 +120,12 @@ describe('Single Logout', function () {
       'corp',
       signedQuery(f, 'SAMLResponse', logoutResponse(f, { inResponseTo: out.requestId }), '/bye'),
     );
-    expect(outcome).to.deep.equal({ kind: 'logout-response', relayState: '/bye' });
+    expect(outcome).to.deep.equal({
+      kind: 'logout-response',
+      relayState: '/bye',
+      success: true,
+      status: STATUS_SUCCESS,
+    });
     // The request is consumed: the same LogoutResponse again is refused.
     await expectRejection(
       f.backend.handleLogoutRedirect(
@@ -168,7 +175,7 @@ describe('Single Logout', function () {
         '/x?SAMLRequest=1',
       ),
     );
-    expect(outcome).to.deep.equal({ kind: 'logout-response', relayState: '/x?SAMLRequest=1' });
+    expect(outcome).to.include({ kind: 'logout-response', relayState: '/x?SAMLRequest=1' });
   });
 
   it('accepts a signed LogoutRequest by HTTP-POST', async function () {
@@ -211,6 +218,30 @@ describe('Single Logout', function () {
     expect(() => samlFixture({ corp: { sloResponseUrl: IDP_SLO } }))
       .to.throw()
       .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('reports a non-Success LogoutResponse to our request as answered, with its status', async function () {
+    const f = samlFixture(WITH_SLO);
+    for (const status of [RESPONDER, 'urn:oasis:names:tc:SAML:2.0:status:Requester', PARTIAL]) {
+      const out = await f.backend.createLogoutRequest(await loginSession(f), {
+        relayState: '/bye',
+      });
+      const outcome = await f.backend.handleLogoutRedirect(
+        'corp',
+        signedQuery(
+          f,
+          'SAMLResponse',
+          logoutResponse(f, { inResponseTo: out.requestId, statusCode: status }),
+          '/bye',
+        ),
+      );
+      expect(outcome).to.deep.equal({
+        kind: 'logout-response',
+        relayState: '/bye',
+        success: false,
+        status,
+      });
+    }
   });
 
   describe('outbound HTTP-POST (sloBinding post)', function () {
@@ -267,6 +298,8 @@ describe('Single Logout', function () {
       expect(await f.backend.handleLogoutRedirect('corp', back)).to.deep.equal({
         kind: 'logout-response',
         relayState: undefined,
+        success: true,
+        status: STATUS_SUCCESS,
       });
       await expectRejection(f.backend.handleLogoutRedirect('corp', back), 'PROTOCOL_INVALID');
     });
@@ -506,22 +539,48 @@ describe('Single Logout', function () {
     },
     {
       row: 'E4',
-      name: 'non-Success LogoutResponse',
+      name: 'non-Success LogoutResponse signed by a key the SP does not pin',
       code: 'PROTOCOL_INVALID',
       run: async (f) => {
         const out = await f.backend.createLogoutRequest(await loginSession(f));
         return redirect(
           f,
-          signedQuery(
-            f,
+          redirectQuery(
             'SAMLResponse',
-            logoutResponse(f, {
-              inResponseTo: out.requestId,
-              statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
-            }),
+            logoutResponse(f, { inResponseTo: out.requestId, statusCode: RESPONDER }),
+            { privateKeyPem: testKeyPair('attacker').privateKeyPem },
           ),
         );
       },
+    },
+    {
+      row: 'E4',
+      name: 'unsigned non-Success LogoutResponse',
+      code: 'PROTOCOL_INVALID',
+      run: async (f) => {
+        const out = await f.backend.createLogoutRequest(await loginSession(f));
+        return redirect(
+          f,
+          redirectQuery(
+            'SAMLResponse',
+            logoutResponse(f, { inResponseTo: out.requestId, statusCode: RESPONDER }),
+          ),
+        );
+      },
+    },
+    {
+      row: 'E4',
+      name: 'non-Success LogoutResponse to no request of ours',
+      code: 'PROTOCOL_INVALID',
+      run: (f) =>
+        redirect(
+          f,
+          signedQuery(
+            f,
+            'SAMLResponse',
+            logoutResponse(f, { inResponseTo: samlId(), statusCode: RESPONDER }),
+          ),
+        ),
     },
     {
       row: 'E4',
