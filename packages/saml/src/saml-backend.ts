@@ -101,8 +101,8 @@ export type LogoutOutcome =
       readonly nameId: string;
       readonly sessionIds: readonly string[];
       /**
-       * Our LogoutResponse (signed when we have a key), in the IdP's `sloBinding`; undefined when
-       * the IdP has no SingleLogoutService to answer at (the sessions still end).
+       * Our signed LogoutResponse, in the IdP's `sloBinding`; undefined when the IdP has no
+       * SingleLogoutService to answer at or the SP has no signing key (the sessions still end).
        */
       readonly response: OutboundMessage | undefined;
     };
@@ -308,11 +308,13 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   }
 
   /**
-   * Builds an SP-initiated LogoutRequest (in the IdP's `sloBinding`, signed when the SP has a
-   * key) for a SAML session and records its ID for the LogoutResponse.
+   * Builds an SP-initiated LogoutRequest (in the IdP's `sloBinding`, signed with the SP key) for
+   * a SAML session and records its ID for the LogoutResponse. Without an SP signing key there is
+   * no Single Logout toward the IdP: the front-channel bindings require a signed LogoutRequest
+   * (SAML Profiles §4.4.4.1), so the caller logs out locally only.
    *
    * @throws {AuthBridgeError} INVALID_REQUEST for an unknown IdP, one without an SLO endpoint,
-   *   a session without NameID, or an unsafe `relayState`
+   *   an SP without a signing key, a session without NameID, or an unsafe `relayState`
    */
   async createLogoutRequest(
     session: SamlSession,
@@ -321,7 +323,12 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     this.#assertOpen();
     const entry = this.#registry.get(session.idp);
     const sloUrl = entry?.idp.sloUrl;
-    if (entry === undefined || sloUrl === undefined || session.nameId === undefined) {
+    if (
+      entry === undefined ||
+      sloUrl === undefined ||
+      session.nameId === undefined ||
+      !this.#canSign()
+    ) {
       throw new AuthBridgeError('INVALID_REQUEST', 'No single logout for this session');
     }
     if (options.relayState !== undefined && !isSafeRelayState(options.relayState)) {
@@ -363,6 +370,12 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       this.#options.requestTtlMs,
     );
     return result;
+  }
+
+  /** Whether the SP has a key to sign outbound logout messages with. */
+  #canSign(): boolean {
+    const { signingKey, signingCerts } = this.#options.sp;
+    return signingKey !== undefined && signingCerts[0] !== undefined;
   }
 
   /** `xml` with an enveloped signature by the current SP key, or as is without a key. */
@@ -467,7 +480,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     // A verified logout ends the local sessions whether or not it can be answered: refusing it
     // for want of an endpoint would leave sessions alive that the IdP believes ended.
     const sessionIds = await this.#sessions.take(idp.id, request.nameId, request.sessionIndexes);
-    const sloUrl = idp.sloResponseUrl;
+    // Our LogoutResponse must be signed (SAML Profiles §4.4.4.2): without a key, no answer.
+    const sloUrl = this.#canSign() ? idp.sloResponseUrl : undefined;
     if (sloUrl === undefined) {
       return { kind: 'logout-request', nameId: request.nameId, sessionIds, response: undefined };
     }

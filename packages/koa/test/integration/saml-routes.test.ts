@@ -275,6 +275,16 @@ describe('SAML routes over HTTP', function () {
     expect(site.warnings[0]!.fields).to.include({ idp: 'corp', status: RESPONDER });
   });
 
+  it('without an SP signing key, logout is local only: no unsigned LogoutRequest to the IdP', async function () {
+    site = await startSite({ sloUrl: IDP_SLO });
+    const browser = new Browser(site.base);
+    await site.login(browser, 'alice');
+    const out = await browser.request('/logout', { method: 'POST' });
+    expect(out.status).to.equal(303);
+    expect(out.headers.get('location')).to.equal('/login');
+    expect(await browser.whoami()).to.equal(null);
+  });
+
   it('an IdP-initiated logout from an IdP without SingleLogoutService ends the session, then /login', async function () {
     site = await startSite();
     const browser = new Browser(site.base);

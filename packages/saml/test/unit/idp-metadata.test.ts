@@ -40,6 +40,14 @@ const oldKey = testKeyPair('idp-old');
 const newKey = testKeyPair('idp-new');
 const encKey = testKeyPair('idp-enc');
 const ENTITY = 'https://idp.example.com/saml';
+const spKey = testKeyPair('sp-metadata-slo');
+// Single Logout needs an SP key (our logout messages are always signed).
+const SP_WITH_KEY = {
+  entityId: SP_ENTITY_ID,
+  baseUrl: SP_BASE_URL,
+  signingKey: spKey.privateKeyPem,
+  signingCerts: [spKey.certPem],
+};
 
 function spec(overrides: Partial<IdpMetadataSpec> = {}): IdpMetadataSpec {
   return {
@@ -464,7 +472,7 @@ describe('metadata fetch guards (H4)', function () {
         });
         // The backend built from it: a signed IdP LogoutRequest ends the session and is answered
         // by a form posting to the ResponseLocation, which the response also names.
-        const f = samlFixture({ corp: options });
+        const f = samlFixture({ corp: options, backend: { sp: SP_WITH_KEY } });
         await f.backend.recordSession(
           (await f.backend.authenticate(undefined, f.creds(idp.respond().samlResponse)))!.saml!,
           'local-1',
@@ -511,7 +519,7 @@ describe('metadata fetch guards (H4)', function () {
           sloResponseUrl: 'https://idp.example.com/slo/done',
         });
         expect(options.sloBinding).to.equal(undefined);
-        const f = samlFixture({ corp: options });
+        const f = samlFixture({ corp: options, backend: { sp: SP_WITH_KEY } });
         const query = redirectQuery(
           'SAMLRequest',
           buildLogoutRequestXml({

@@ -214,6 +214,25 @@ describe('Single Logout', function () {
     );
   });
 
+  it('without an SP signing key: no unsigned logout message ever goes to the IdP', async function () {
+    const f = samlFixture({ corp: { sloUrl: IDP_SLO } });
+    const session = await loginSession(f, 'alice', '_k1');
+    // SP-initiated: unavailable (the caller logs out locally).
+    await expectRejection(f.backend.createLogoutRequest(session), 'INVALID_REQUEST');
+    // IdP-initiated: the sessions end, and no unsigned LogoutResponse is built.
+    await f.backend.recordSession(session, 'sess-k1');
+    const outcome = await f.backend.handleLogoutRedirect(
+      'corp',
+      signedQuery(f, 'SAMLRequest', logoutRequest(f, { sessionIndexes: ['_k1'] }), 'idp-state'),
+    );
+    expect(outcome).to.deep.equal({
+      kind: 'logout-request',
+      nameId: 'alice',
+      sessionIds: ['sess-k1'],
+      response: undefined,
+    });
+  });
+
   it('refuses sloResponseUrl without sloUrl', function () {
     expect(() => samlFixture({ corp: { sloResponseUrl: IDP_SLO } }))
       .to.throw()
