@@ -35,6 +35,8 @@ export interface OutboundHeader {
 export interface LogoutRequestFields extends OutboundHeader {
   readonly nameId: string;
   readonly nameIdFormat: string | undefined;
+  readonly nameQualifier?: string | undefined;
+  readonly spNameQualifier?: string | undefined;
   readonly sessionIndex: string | undefined;
 }
 
@@ -57,15 +59,18 @@ function open(name: string, header: OutboundHeader, extra: string): string {
 
 /** A LogoutRequest (Core §3.7.1), unsigned. */
 export function logoutRequestXml(fields: LogoutRequestFields): string {
-  const format =
-    fields.nameIdFormat === undefined ? '' : ` Format="${xmlEscape(fields.nameIdFormat)}"`;
+  const attr = (name: string, value: string | undefined): string =>
+    value === undefined ? '' : ` ${name}="${xmlEscape(value)}"`;
+  const qualifiers =
+    attr('NameQualifier', fields.nameQualifier) + attr('SPNameQualifier', fields.spNameQualifier);
+  const format = attr('Format', fields.nameIdFormat);
   const sessionIndex =
     fields.sessionIndex === undefined
       ? ''
       : `<samlp:SessionIndex>${xmlEscape(fields.sessionIndex)}</samlp:SessionIndex>`;
   return (
     open('LogoutRequest', fields, '') +
-    `<saml:NameID${format}>${xmlEscape(fields.nameId)}</saml:NameID>` +
+    `<saml:NameID${qualifiers}${format}>${xmlEscape(fields.nameId)}</saml:NameID>` +
     sessionIndex +
     '</samlp:LogoutRequest>'
   );

@@ -63,6 +63,13 @@ export interface SamlSession {
   readonly issuer: string;
   readonly nameId: string | undefined;
   readonly nameIdFormat: string | undefined;
+  /**
+   * The NameID's NameQualifier and SPNameQualifier, sent back in our LogoutRequest so the IdP
+   * matches the exact identifier it issued (SAML Profiles §4.4.4.1). Optional: sessions stored
+   * before they were kept lack them.
+   */
+  readonly nameQualifier?: string | undefined;
+  readonly spNameQualifier?: string | undefined;
   readonly sessionIndex: string | undefined;
   readonly authnInstant: number;
   readonly authnContextClassRef: string | undefined;
@@ -339,6 +346,10 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       issuer: entry.idp.entityId,
       nameID: session.nameId,
       nameIDFormat: session.nameIdFormat ?? UNSPECIFIED_NAMEID,
+      ...(session.nameQualifier === undefined ? {} : { nameQualifier: session.nameQualifier }),
+      ...(session.spNameQualifier === undefined
+        ? {}
+        : { spNameQualifier: session.spNameQualifier }),
       ...(session.sessionIndex === undefined ? {} : { sessionIndex: session.sessionIndex }),
     };
     const issuedAt = this.#options.clock.now();
@@ -352,6 +363,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
         issuer: this.#options.sp.entityId,
         nameId: session.nameId,
         nameIdFormat: profile.nameIDFormat,
+        nameQualifier: session.nameQualifier,
+        spNameQualifier: session.spNameQualifier,
         sessionIndex: session.sessionIndex,
       });
       const fields = postFields('SAMLRequest', this.#signed(xml), options.relayState);
@@ -704,6 +717,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
       issuer: idp.entityId,
       nameId: assertion.nameId,
       nameIdFormat: assertion.nameIdFormat,
+      nameQualifier: assertion.nameQualifier,
+      spNameQualifier: assertion.spNameQualifier,
       sessionIndex: assertion.sessionIndex,
       authnInstant: assertion.authnInstant,
       authnContextClassRef: assertion.authnContextClassRef,

@@ -39,6 +39,9 @@ export interface VerifiedAssertion {
   readonly issuer: string;
   readonly nameId: string | undefined;
   readonly nameIdFormat: string | undefined;
+  /** The NameID's NameQualifier and SPNameQualifier, as sent. */
+  readonly nameQualifier: string | undefined;
+  readonly spNameQualifier: string | undefined;
   /** The request this answers, `undefined` for an IdP-initiated (unsolicited) response. */
   readonly inResponseTo: string | undefined;
   readonly authnInstant: number;
@@ -171,6 +174,9 @@ function checkAssertion(
   const nameIdEl = optionalChild(subject, SAML_NS.assertion, 'NameID');
   const nameId = nameIdEl === undefined ? undefined : textOf(nameIdEl);
   const nameIdFormat = nameIdEl === undefined ? undefined : attribute(nameIdEl, 'Format');
+  const nameQualifier = nameIdEl === undefined ? undefined : attribute(nameIdEl, 'NameQualifier');
+  const spNameQualifier =
+    nameIdEl === undefined ? undefined : attribute(nameIdEl, 'SPNameQualifier');
   if (nameIdEl !== undefined) {
     if (nameId === '' || hasElementChildren(nameIdEl)) throw protocolInvalid('NameID is empty');
     const spq = attribute(nameIdEl, 'SPNameQualifier');
@@ -228,6 +234,8 @@ function checkAssertion(
     issuer: textOf(issuer),
     nameId,
     nameIdFormat,
+    nameQualifier,
+    spNameQualifier,
     inResponseTo: bearer.inResponseTo,
     authnInstant,
     sessionIndex: attribute(authn, 'SessionIndex'),

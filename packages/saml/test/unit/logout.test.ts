@@ -233,6 +233,37 @@ describe('Single Logout', function () {
     });
   });
 
+  it("sends back the NameID's NameQualifier and SPNameQualifier (Redirect and POST)", async function () {
+    const idpEntityId = samlFixture().idp.entityId;
+    const qualified = (x: string): string =>
+      x.replace(
+        '<saml:NameID ',
+        `<saml:NameID NameQualifier="${idpEntityId}" SPNameQualifier="${SP_ENTITY_ID}" `,
+      );
+    for (const sloBinding of ['redirect', 'post'] as const) {
+      const f = samlFixture({ ...WITH_SLO, corp: { sloUrl: IDP_SLO, sloBinding } });
+      const user = await f.backend.authenticate(
+        undefined,
+        f.creds(f.idp.respond({ nameId: 'alice' }, { assertionXml: qualified }).samlResponse),
+      );
+      expect(user!.saml).to.include({
+        nameQualifier: idpEntityId,
+        spNameQualifier: SP_ENTITY_ID,
+      });
+      const out = await f.backend.createLogoutRequest(user!.saml!);
+      const xml =
+        out.binding === 'redirect'
+          ? inflateRawSync(
+              Buffer.from(new URL(out.url).searchParams.get('SAMLRequest')!, 'base64'),
+            ).toString('utf8')
+          : Buffer.from(out.fields['SAMLRequest']!, 'base64').toString('utf8');
+      const nameId = kid(parse(xml), NS.assertion, 'NameID');
+      expect(nameId.getAttribute('NameQualifier'), sloBinding).to.equal(idpEntityId);
+      expect(nameId.getAttribute('SPNameQualifier'), sloBinding).to.equal(SP_ENTITY_ID);
+      expect(nameId.textContent).to.equal('alice');
+    }
+  });
+
   it('refuses sloResponseUrl without sloUrl', function () {
     expect(() => samlFixture({ corp: { sloResponseUrl: IDP_SLO } }))
       .to.throw()
