@@ -49,7 +49,7 @@ export {
   validateScryptParams,
   verifyPassword,
 } from './local/password-hasher.js';
-export { isSafeLocalPath, safeLocalPath } from './safe-local-path.js';
+export { encodeRelayStatePath, isSafeLocalPath, safeLocalPath } from './safe-local-path.js';
 export { assertKeyAndTtl, type KeyValueStore } from './stores/key-value-store.js';
 export {
   MemoryKeyValueStore,

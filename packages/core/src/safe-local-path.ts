@@ -32,3 +32,21 @@ export function isSafeLocalPath(value: unknown, maxBytes = 2048): value is strin
 export function safeLocalPath(value: unknown, maxBytes?: number): string | undefined {
   return isSafeLocalPath(value, maxBytes) ? value : undefined;
 }
+
+// The characters that Node's querystring (which node-saml signs) leaves as they are but
+// URLSearchParams (which builds the URL node-saml sends) percent-encodes, or encodes differently
+// (space: %20 against +).
+const SIGNING_AMBIGUOUS = /[ ~!'()]/g;
+
+/**
+ * `path` with space, `~`, `!`, `'`, `(` and `)` percent-encoded: the same place for a browser,
+ * but spelled so that both URL encoders node-saml uses agree on it. A RelayState signed for the
+ * HTTP-Redirect binding must be one of these, or its signature covers other bytes than the URL
+ * carries and the IdP refuses it. Idempotent.
+ */
+export function encodeRelayStatePath(path: string): string {
+  return path.replace(
+    SIGNING_AMBIGUOUS,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
+}

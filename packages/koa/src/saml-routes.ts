@@ -9,6 +9,7 @@
 import {
   AuthBridgeError,
   type Authenticator,
+  encodeRelayStatePath,
   type KeyValueStore,
   type User,
   safeLocalPath,
@@ -174,7 +175,12 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
   async function startLogin(ctx: Context, idp: string): Promise<void> {
     // A longer `next` cannot travel through the IdP: the login goes on without it and lands on
     // the default page, rather than failing for a bookmark with a long query string.
-    const relayState = safeLocalPath(ctx.query['next'], MAX_RELAY_STATE_BYTES);
+    // Measured as the backend will send it (see encodeRelayStatePath).
+    const next = safeLocalPath(ctx.query['next']);
+    const relayState = safeLocalPath(
+      next === undefined ? undefined : encodeRelayStatePath(next),
+      MAX_RELAY_STATE_BYTES,
+    );
     const request = await options.backend.createLoginRequest(
       idp,
       relayState === undefined ? {} : { relayState },

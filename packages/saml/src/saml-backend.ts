@@ -6,6 +6,7 @@
 import {
   AuthBridgeError,
   type AuthBackend,
+  encodeRelayStatePath,
   type ExternalIdentity,
   PermissionDenied,
   type StoredUser,
@@ -46,6 +47,15 @@ import {
 } from './logout-post-binding.js';
 
 const UNSPECIFIED_NAMEID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified';
+
+/**
+ * A return path of ours as RelayState: node-saml signs the Redirect query as `querystring` encodes
+ * it but sends it as `URLSearchParams` does, and the two differ on space ~ ! ' ( ), so those are
+ * percent-encoded first (the same place for the browser). Both bindings get the same spelling.
+ */
+function ourRelayState(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : encodeRelayStatePath(path);
+}
 
 /** What the ACS passes to {@link SamlBackend.authenticate}. */
 export interface SamlCredentials {
@@ -130,7 +140,10 @@ export type LogoutRequest = OutboundMessage & { readonly requestId: string };
 
 /** Options for {@link SamlBackend.createLoginRequest}. */
 export interface LoginRequestOptions {
-  /** A same-origin path to return to after login (at most 80 bytes). */
+  /**
+   * A same-origin path to return to after login: at most 80 bytes once space ~ ! ' ( ) are
+   * percent-encoded (see `encodeRelayStatePath` in core).
+   */
   readonly relayState?: string;
   /** Ask the IdP to authenticate again. Default the IdP's `forceAuthn`. */
   readonly forceAuthn?: boolean;
@@ -266,7 +279,7 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     const entry = this.#registry.get(idpId);
     if (entry === undefined)
       throw new AuthBridgeError('INVALID_REQUEST', 'Unknown identity provider');
-    const { relayState } = options;
+    const relayState = ourRelayState(options.relayState);
     if (relayState !== undefined && !isSafeRelayState(relayState)) {
       throw new AuthBridgeError('INVALID_REQUEST', 'relayState must be a same-origin path');
     }
@@ -338,7 +351,8 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     ) {
       throw new AuthBridgeError('INVALID_REQUEST', 'No single logout for this session');
     }
-    if (options.relayState !== undefined && !isSafeRelayState(options.relayState)) {
+    const relayState = ourRelayState(options.relayState);
+    if (relayState !== undefined && !isSafeRelayState(relayState)) {
       throw new AuthBridgeError('INVALID_REQUEST', 'relayState must be a same-origin path');
     }
     const saml = entry.logout;
@@ -367,11 +381,11 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
         spNameQualifier: session.spNameQualifier,
         sessionIndex: session.sessionIndex,
       });
-      const fields = postFields('SAMLRequest', this.#signed(xml), options.relayState);
+      const fields = postFields('SAMLRequest', this.#signed(xml), relayState);
       result = { binding: 'post', url: sloUrl, fields, requestId };
     } else {
       const { message, requestId } = await saml.issue(() =>
-        saml.getLogoutUrlAsync(profile, options.relayState ?? '', {}),
+        saml.getLogoutUrlAsync(profile, relayState ?? '', {}),
       );
       result = { binding: 'redirect', url: message, requestId };
     }

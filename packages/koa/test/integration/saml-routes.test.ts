@@ -13,7 +13,12 @@ import {
   sendSamlMessage,
   sessions,
 } from '@authbridge/koa';
-import { SamlBackend, type SamlIdpOptions, type SamlSpOptions } from '@authbridge/saml';
+import {
+  SamlBackend,
+  type SamlIdpOptions,
+  type SamlSpOptions,
+  verifyRedirectQuery,
+} from '@authbridge/saml';
 import { expect } from 'chai';
 import Koa from 'koa';
 import { createServer, type Server } from 'node:http';
@@ -230,6 +235,22 @@ describe('SAML routes over HTTP', function () {
     expect(done.status).to.equal(303);
     expect(done.headers.get('location'), 'the default page').to.equal('/');
     expect(await browser.whoami()).to.equal('alice');
+  });
+
+  it("signs a next holding space ~ ! ' ( ) so that the IdP can verify it, and returns there", async function () {
+    const spKeys = testKeyPair('koa-saml-routes-sp');
+    site = await startSite(
+      {},
+      { signingKey: spKeys.privateKeyPem, signingCerts: [spKeys.certPem] },
+    );
+    const browser = new Browser(site.base);
+    const next = "/~alice/docs/(draft) it's!";
+    const start = await browser.request(`/saml/corp/login?next=${encodeURIComponent(next)}`);
+    const location = start.headers.get('location')!;
+    const message = verifyRedirectQuery(new URL(location).search.slice(1), [spKeys.certPem], 1e6);
+    expect(message.relayState).to.equal('/%7Ealice/docs/%28draft%29%20it%27s%21');
+    const done = await site.login(new Browser(site.base), 'alice', next);
+    expect(done.headers.get('location')).to.equal('/%7Ealice/docs/%28draft%29%20it%27s%21');
   });
 
   it('a non-Success LogoutResponse to our LogoutRequest ends like a success, with a warning', async function () {

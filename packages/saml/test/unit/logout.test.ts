@@ -4,13 +4,13 @@
  * the hostile inputs of saml.md rows D5 and E1–E5.
  */
 import { inflateRawSync } from 'node:zlib';
-import type { AuthBridgeErrorCode } from '@authbridge/core';
+import { type AuthBridgeErrorCode, encodeRelayStatePath } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import { expect } from 'chai';
 import { describe, it } from 'mocha';
 import type { Element } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
-import type { LogoutOutcome, SamlSession } from '../../src/index.js';
+import { type LogoutOutcome, type SamlSession, verifyRedirectQuery } from '../../src/index.js';
 import {
   type FixtureOptions,
   SP_BASE_URL,
@@ -262,6 +262,23 @@ describe('Single Logout', function () {
       expect(nameId.getAttribute('SPNameQualifier'), sloBinding).to.equal(SP_ENTITY_ID);
       expect(nameId.textContent).to.equal('alice');
     }
+  });
+
+  it("signs our RelayState so that it verifies, whatever path it holds (space ~ ! ' ( ))", async function () {
+    const f = samlFixture(WITH_SLO);
+    const session = await loginSession(f);
+    const paths = ['/~alice/', '/docs/(draft)!', "/it's", '/a b', '/plain?x=1&y=%20'];
+    for (const path of paths) {
+      const logoutOut = await f.backend.createLogoutRequest(session, { relayState: path });
+      const loginOut = await f.backend.createLoginRequest('corp', { relayState: path });
+      for (const url of [logoutOut.url, loginOut.url]) {
+        // What an IdP does: check the signature over the query as it arrives.
+        const message = verifyRedirectQuery(new URL(url).search.slice(1), [spKeys.certPem], 1e6);
+        expect(message.relayState, path).to.equal(encodeRelayStatePath(path));
+      }
+    }
+    expect(encodeRelayStatePath("/a b~!'()")).to.equal('/a%20b%7E%21%27%28%29');
+    expect(encodeRelayStatePath('/a%20b')).to.equal('/a%20b');
   });
 
   it('refuses sloResponseUrl without sloUrl', function () {
