@@ -64,7 +64,12 @@ export class BrowserlessClient {
     for (const cookie of response.headers.getSetCookie()) {
       const [pair = ''] = cookie.split(';');
       const eq = pair.indexOf('=');
-      if (eq > 0) this.#cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      // An empty value is how a server clears a cookie (with an expiry in the past).
+      if (value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
     }
     return response;
   }

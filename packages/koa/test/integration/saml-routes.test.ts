@@ -24,7 +24,7 @@ import Koa from 'koa';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inflateRawSync } from 'node:zlib';
-import { testKeyPair } from '@authbridge/testkit';
+import { BrowserlessClient, testKeyPair } from '@authbridge/testkit';
 import {
   buildLogoutRequestXml,
   buildLogoutResponseXml,
@@ -40,41 +40,24 @@ const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 const IDP_SLO = 'https://idp.example.com/slo';
 const RESPONDER = 'urn:oasis:names:tc:SAML:2.0:status:Responder';
 
-/** A cookie-keeping client that does not follow redirects. */
+/** A browser on the site at `base`: the testkit's cookie-keeping client, by path. */
 class Browser {
-  readonly #cookies = new Map<string, string>();
+  readonly #client = new BrowserlessClient();
   readonly base: string;
 
   constructor(base: string) {
     this.base = base;
   }
 
-  async request(
+  /** GET, or POST (a form, empty unless given); redirects are not followed. */
+  request(
     path: string,
-    init: { method?: string; form?: Record<string, string> } = {},
+    init: { method?: 'GET' | 'POST'; form?: Record<string, string> } = {},
   ): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (this.#cookies.size > 0)
-      headers['cookie'] = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let body: string | undefined;
-    if (init.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(init.form).toString();
-    }
-    const res = await fetch(this.base + path, {
-      method: init.method ?? 'GET',
-      headers,
-      body,
-      redirect: 'manual',
-    });
-    for (const set of res.headers.getSetCookie()) {
-      const pair = set.split(';')[0]!;
-      const name = pair.slice(0, pair.indexOf('='));
-      const value = pair.slice(pair.indexOf('=') + 1);
-      if (value === '') this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
-    return res;
+    return this.#client.step(
+      this.base + path,
+      init.form ?? (init.method === 'POST' ? {} : undefined),
+    );
   }
 
   /** The signed-in username, or null. */

@@ -71,6 +71,17 @@ function rejectsSync(run: () => unknown): Promise<unknown> {
   return Promise.resolve().then(run);
 }
 
+// The IdP's LogoutRequest for alice, addressed to the SP's SLO endpoint for `corp`.
+function aliceLogoutRequest(): string {
+  return buildLogoutRequestXml({
+    id: samlId(),
+    issueInstant: instant(Date.now()),
+    issuer: ENTITY,
+    destination: `${SP_BASE_URL}/saml/corp/slo`,
+    nameId: 'alice',
+    sessionIndexes: [],
+  });
+}
 describe('IdP metadata parsing', function () {
   it('reads endpoints, keys by use, NameID formats and WantAuthnRequestsSigned', function () {
     const md = parseIdpMetadata(
@@ -477,18 +488,9 @@ describe('metadata fetch guards (H4)', function () {
           (await f.backend.authenticate(undefined, f.creds(idp.respond().samlResponse)))!.saml!,
           'local-1',
         );
-        const request = signElement(
-          buildLogoutRequestXml({
-            id: samlId(),
-            issueInstant: instant(Date.now()),
-            issuer: ENTITY,
-            destination: `${SP_BASE_URL}/saml/corp/slo`,
-            nameId: 'alice',
-            sessionIndexes: [],
-          }),
-          'LogoutRequest',
-          { privateKeyPem: oldKey.privateKeyPem },
-        );
+        const request = signElement(aliceLogoutRequest(), 'LogoutRequest', {
+          privateKeyPem: oldKey.privateKeyPem,
+        });
         const outcome = await f.backend.handleLogoutPost('corp', {
           SAMLRequest: encodePost(request),
         });
@@ -520,18 +522,9 @@ describe('metadata fetch guards (H4)', function () {
         });
         expect(options.sloBinding).to.equal(undefined);
         const f = samlFixture({ corp: options, backend: { sp: SP_WITH_KEY } });
-        const query = redirectQuery(
-          'SAMLRequest',
-          buildLogoutRequestXml({
-            id: samlId(),
-            issueInstant: instant(Date.now()),
-            issuer: ENTITY,
-            destination: `${SP_BASE_URL}/saml/corp/slo`,
-            nameId: 'alice',
-            sessionIndexes: [],
-          }),
-          { privateKeyPem: oldKey.privateKeyPem },
-        );
+        const query = redirectQuery('SAMLRequest', aliceLogoutRequest(), {
+          privateKeyPem: oldKey.privateKeyPem,
+        });
         const outcome = await f.backend.handleLogoutRedirect('corp', query);
         if (outcome.kind !== 'logout-request' || outcome.response?.binding !== 'redirect')
           throw new Error('expected a Redirect LogoutResponse');
