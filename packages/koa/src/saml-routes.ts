@@ -54,7 +54,7 @@ export interface SamlRoutesBackend {
   ): Promise<OutboundSamlMessage>;
   handleLogoutRedirect(idpId: string, rawQuery: string): Promise<LogoutOutcome>;
   handleLogoutPost(idpId: string, body: Record<string, unknown>): Promise<LogoutOutcome>;
-  spMetadata(options?: { readonly sign?: boolean }): string;
+  spMetadata(options?: { readonly sign?: boolean; readonly idp?: string }): string;
   listIdps(): readonly { readonly id: string }[];
 }
 
@@ -159,7 +159,7 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
       else if (action === 'acs' && method === 'POST') await acs(ctx, idp);
       else if (action === 'acs' && method === 'GET' && typeof ctx.query['resume'] === 'string')
         await resume(ctx, idp, ctx.query['resume']);
-      else if (action === 'metadata' && (method === 'GET' || method === 'HEAD')) metadata(ctx);
+      else if (action === 'metadata' && (method === 'GET' || method === 'HEAD')) metadata(ctx, idp);
       else if (action === 'slo' && (method === 'GET' || method === 'POST')) await slo(ctx, idp);
       else {
         // RFC 9110 §15.5.6: a 405 names what the resource allows. No HEAD on login: it would
@@ -299,9 +299,10 @@ export function samlRoutes(options: SamlRoutesOptions): Middleware<AuthState> {
     return value === undefined ? [] : value.split('.').filter((id) => REQUEST_ID.test(id));
   }
 
-  function metadata(ctx: Context): void {
+  // Each IdP is given its own document: only its endpoints (see SamlBackend.spMetadata).
+  function metadata(ctx: Context, idp: string): void {
     ctx.type = 'application/samlmetadata+xml';
-    ctx.body = options.backend.spMetadata({ sign: options.signMetadata ?? false });
+    ctx.body = options.backend.spMetadata({ sign: options.signMetadata ?? false, idp });
   }
 
   async function slo(ctx: Context, idp: string): Promise<void> {

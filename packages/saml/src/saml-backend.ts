@@ -544,17 +544,29 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
   }
 
   /**
-   * Our SP metadata: every IdP's ACS and SLO URL, every published signing certificate (rollover),
-   * signed with our key when `sign` is set.
+   * Our SP metadata, every published signing certificate (rollover) included, signed with our key
+   * when `sign` is set. With `idp`, the document that IdP is given: only its own ACS and SLO URLs.
+   * An IdP picks our endpoints from our metadata for what it starts itself (its LogoutRequests
+   * and LogoutResponses, unsolicited responses); shown every IdP's, it takes the first or the
+   * default — another IdP's, where its messages are refused. Without `idp`, every IdP's, in
+   * configuration order (for an SP with one IdP, or a federation's aggregate).
    *
-   * @throws {AuthBridgeError} INVALID_REQUEST when asked to sign without an SP key
+   * @throws {AuthBridgeError} INVALID_REQUEST when asked to sign without an SP key; NOT_FOUND for
+   * an IdP that is not configured here.
    */
-  spMetadata(options: { readonly sign?: boolean; readonly validUntil?: Date } = {}): string {
+  spMetadata(
+    options: { readonly sign?: boolean; readonly validUntil?: Date; readonly idp?: string } = {},
+  ): string {
     const { sp, idps } = this.#options;
     if (options.sign === true && sp.signingKey === undefined) {
       throw new AuthBridgeError('INVALID_REQUEST', 'Signing metadata needs sp.signingKey');
     }
-    const all = [...idps.values()];
+    let all = [...idps.values()];
+    if (options.idp !== undefined) {
+      const one = idps.get(options.idp);
+      if (one === undefined) throw new AuthBridgeError('NOT_FOUND', 'Unknown identity provider');
+      all = [one];
+    }
     return buildSpMetadata({
       entityId: sp.entityId,
       endpoints: all.map((idp) => ({ acsUrl: idp.acsUrl, sloUrl: idp.spSloUrl })),

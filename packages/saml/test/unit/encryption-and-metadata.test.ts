@@ -178,6 +178,25 @@ describe('SP metadata', function () {
     expect(kids(root, NS.dsig, 'Signature')).to.have.length(0);
   });
 
+  it('gives each IdP a document with only its own endpoints, its ACS the default', function () {
+    const f = samlFixture(sp([current]));
+    for (const idp of ['corp', 'partner']) {
+      const descriptor = kid(parse(f.backend.spMetadata({ idp })), NS.md, 'SPSSODescriptor');
+      const acs = kids(descriptor, NS.md, 'AssertionConsumerService');
+      expect(acs.map((e) => e.getAttribute('Location'))).to.deep.equal([
+        `${SP_BASE_URL}/saml/${idp}/acs`,
+      ]);
+      expect(acs[0]!.getAttribute('isDefault')).to.equal('true');
+      const slo = kids(descriptor, NS.md, 'SingleLogoutService').map((e) =>
+        e.getAttribute('Location'),
+      );
+      expect(new Set(slo)).to.deep.equal(new Set([`${SP_BASE_URL}/saml/${idp}/slo`]));
+    }
+    expect(() => f.backend.spMetadata({ idp: 'nobody' }))
+      .to.throw()
+      .with.property('code', 'NOT_FOUND');
+  });
+
   it('is signed with the current SP key when asked (RSA-SHA256)', function () {
     const f = samlFixture(sp([]));
     const xml = f.backend.spMetadata({ sign: true, validUntil: new Date(Date.now() + 86_400_000) });
