@@ -242,7 +242,12 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     }
     // An answer made from the session differs per cookie: a shared cache must not hand one
     // visitor's page (or CSRF token) to another, whatever Cache-Control the route chose.
-    if (session.accessed) ctx.vary('Cookie');
+    // Straight on the Node response when nothing else varies (the usual case): Koa's vary() parses
+    // and rebuilds the header on every session request.
+    if (session.accessed) {
+      if (ctx.res.hasHeader('vary')) ctx.vary('Cookie');
+      else ctx.res.setHeader('Vary', 'Cookie');
+    }
     // Checked here rather than in save(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
     if (session.changed) {

@@ -102,6 +102,10 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
   web.get('/csrf', (ctx) => {
     ctx.body = { token: csrfToken(ctx) };
   });
+  web.get('/csrf-by-language', (ctx) => {
+    ctx.vary('Accept-Language');
+    ctx.body = { token: csrfToken(ctx) };
+  });
   web.post('/login', async (ctx) => {
     const { username, password } = ctx.request.body as Record<string, string>;
     const user = await authenticator.authenticate(ctx, { username, password });
@@ -313,6 +317,9 @@ describe('@authbridge/koa over HTTP', function () {
     expect(me.headers['vary']).to.match(/\bCookie\b/i);
     const page = await request(h.app.callback()).get('/csrf').expect(200);
     expect(page.headers['vary']).to.match(/\bCookie\b/i);
+    // Added to what the route varies on already, not in its place.
+    const both = await request(h.app.callback()).get('/csrf-by-language').expect(200);
+    expect(both.headers['vary']).to.equal('Accept-Language, Cookie');
     // A bearer request never reads a session.
     const api = await request(h.app.callback())
       .get('/api/token-wiki')
