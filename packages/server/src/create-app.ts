@@ -144,7 +144,12 @@ export async function createApp(
     const loadSession = sessions({ store: kvStore, maxAgeMs: config.server.sessionMaxAgeMs });
     const sessionUser = authbridge({ authenticator, secret: config.server.secret });
     const withSession = [loadSession, sessionUser] as const;
-    const checkCsrf = csrf();
+    // The public origin is this site whatever Host the proxy in front passes on (one that rewrites
+    // it, or terminates TLS without trustProxy): forms posted from it are ours.
+    const publicUrl = config.server.publicUrl;
+    const checkCsrf = csrf({
+      trustedOrigins: publicUrl === undefined ? [] : [new URL(publicUrl).origin],
+    });
     const bearerUser = bearer({ authenticator, realm: 'authbridge' });
     // An API request that carries a token is stateless; one without is answered from the session
     // (the browser calling /api/me after logging in). Not an async function: it only picks a path,

@@ -278,6 +278,41 @@ describe('reference host over HTTP', function () {
     expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
   });
 
+  it('takes forms from its own origin and its publicUrl, and refuses them from another', async function () {
+    // Behind a proxy that passes its own Host on (or ends TLS without trustProxy), the browser's
+    // Origin is the public URL, not what the host sees: publicUrl says it is ours.
+    const behind = await createApp(
+      parseConfig(
+        {
+          server: { secret: SECRET, publicUrl: 'https://auth.example.test' },
+          stores: { kind: 'memory' },
+          backends: [
+            { type: 'local', users: [{ username: 'olga', password: 'olga-password-123' }] },
+          ],
+        },
+        {},
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const server = behind.callback();
+      await formLogin(request.agent(server), 'olga', 'olga-password-123', 303, {
+        Origin: 'https://auth.example.test',
+      });
+      const agent = request.agent(server);
+      const token = await csrfFrom(agent);
+      const res = await agent
+        .post('/login')
+        .set('Origin', 'https://evil.example.test')
+        .type('form')
+        .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
+        .expect(403);
+      expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
+    } finally {
+      await behind.close();
+    }
+  });
+
   it('redirects after login only to same-origin paths', async function () {
     for (const [next, expected] of [
       ['/api/me', '/api/me'],
