@@ -274,9 +274,11 @@ export const configSchema = z
         publicUrl: z
           .url()
           .refine((text) => {
-            const url = new URL(text);
+            // Runs even when z.url() has refused the text already: what does not parse is its.
+            const url = parseUrl(text);
             return (
-              url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+              url === undefined ||
+              (url.search === '' && url.hash === '' && url.username === '' && url.password === '')
             );
           }, 'publicUrl is a base URL: no query, fragment or credentials')
           .optional(),
@@ -396,10 +398,19 @@ export const configSchema = z
     }
   });
 
+/** `text` as a URL, or undefined when it is none (z.url() names that problem). */
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether `text` is a plain-http URL to somewhere other than this machine. */
 function insecureRemote(text: string): boolean {
-  const url = new URL(text);
-  if (url.protocol !== 'http:') return false;
+  const url = parseUrl(text);
+  if (url?.protocol !== 'http:') return false;
   const host = url.hostname;
   return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
 }

@@ -251,6 +251,13 @@ describe('host configuration', function () {
     });
     (spelled.backends[0] as Record<string, unknown>)['allowInsecureHttp'] = true;
     parseConfig(spelled, {});
+    // Not URLs at all (a typo, an unset variable): named by path, never a crash.
+    const typo = configError(() => parseConfig(config('http//auth.example.com', 'not a url'), {}));
+    expect(typo.message).to.include('server.publicUrl').and.include('backends[0].idps[0].ssoUrl');
+    const unset = configError(() => parseConfig(config('${PUBLIC_URL}', '${SSO}'), {}));
+    expect(unset.message)
+      .to.include('server.publicUrl: environment variable PUBLIC_URL is not set')
+      .and.include('backends[0].idps[0].ssoUrl: environment variable SSO is not set');
     // A base URL: the endpoints are appended to it.
     for (const bad of [
       'https://auth.example.com/?x=1',
