@@ -404,7 +404,10 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
           await c.client.bind(dn, password, policy);
         } catch (error) {
           const outcome = classifyBindError(error, policy?.value, c.server.url);
-          if (outcome.kind === 'error') throw outcome.error;
+          // Raw, for openConnection to judge: a transport failure moves on to the next server,
+          // an LDAP result (referral, strongerAuthRequired...) is the server's answer and ends
+          // the failover — it would say the same to everyone, and must not demote it.
+          if (outcome.kind === 'error') throw error;
           answer.refused = outcome;
         }
       },

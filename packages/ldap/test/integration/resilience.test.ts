@@ -119,6 +119,49 @@ describe('LdapBackend resilience (slapd)', function () {
     }
   }
 
+  /**
+   * Runs `work` with a first URL that answers every BindRequest with `resultCode` (and closes on
+   * anything else): just enough of LDAP's BER for one bind.
+   */
+  async function withBindResultServer(
+    resultCode: number,
+    work: (url: string, binds: () => number) => Promise<void>,
+  ): Promise<void> {
+    let binds = 0;
+    const sockets = new Set<Socket>();
+    const fake = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('data', (message: Buffer) => {
+        // SEQUENCE { INTEGER messageID, [APPLICATION 0] BindRequest ... }
+        const at = (message[1]! & 0x80) === 0 ? 2 : 2 + (message[1]! & 0x7f);
+        const idLength = message[at + 1]!;
+        if (message[at] !== 0x02 || message[at + 2 + idLength] !== 0x60) {
+          socket.destroy();
+          return;
+        }
+        binds++;
+        const id = message.subarray(at, at + 2 + idLength);
+        // [APPLICATION 1] BindResponse { ENUMERATED resultCode, matchedDN "", diagnostic "" }
+        const response = Buffer.from([0x61, 0x07, 0x0a, 0x01, resultCode, 0x04, 0x00, 0x04, 0x00]);
+        socket.write(
+          Buffer.concat([Buffer.from([0x30, id.length + response.length]), id, response]),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    try {
+      await work(`ldap://127.0.0.1:${String((fake.address() as AddressInfo).port)}`, () => binds);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => {
+        fake.close(() => {
+          resolve();
+        });
+      });
+    }
+  }
+
   // Plain LDAP, so nothing at connect time notices the silence (StartTLS would).
   const silentFirst = (url: string, logger: RecordingLogger): Partial<LdapBackendOptions> => ({
     url: [url, server.url],
@@ -174,6 +217,19 @@ describe('LdapBackend resilience (slapd)', function () {
     await withSilentServer(async (url) => {
       const backend = make(directBind(silentFirst(url, new RecordingLogger())));
       expect(await backend.authenticate(undefined, { ...alice, password: 'wrong' })).to.equal(null);
+    });
+  });
+
+  it('ends the failover on an LDAP result to the bind that is not a refusal of the password', async function () {
+    // The first URL answers every bind with resultCode 13 (confidentialityRequired): an answer,
+    // not an outage. The login ends there (503), the server is not marked failed, and the
+    // password never goes to the next one.
+    await withBindResultServer(13, async (url, binds) => {
+      const logger = new RecordingLogger();
+      const backend = make(directBind(silentFirst(url, logger)));
+      await expectRejection(backend.authenticate(undefined, alice), 'BACKEND_UNAVAILABLE');
+      expect(binds()).to.equal(1);
+      expect(failedServers(logger)).to.deep.equal([]);
     });
   });
 
