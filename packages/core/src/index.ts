@@ -41,7 +41,7 @@ export {
 export {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
-  isWeakerHash,
+  hardeningParams,
   needsRehash,
   type PasswordHasher,
   type ScryptParams,

@@ -49,15 +49,18 @@ export function gatedHasher(inner: PasswordHasher, limits: HashGateLimits): Pass
     if (next === undefined) running--;
     else next();
   };
-  const gated =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      await turn();
-      try {
-        return await fn(...args);
-      } finally {
-        done();
-      }
-    };
-  return Object.freeze({ hash: gated(inner.hash), verify: gated(inner.verify) });
+  const gated = async <R>(work: () => Promise<R>): Promise<R> => {
+    await turn();
+    try {
+      return await work();
+    } finally {
+      done();
+    }
+  };
+  // Called as methods of `inner`: a hasher may be a class instance that uses `this`.
+  const outer: PasswordHasher = {
+    hash: (password, params) => gated(() => inner.hash(password, params)),
+    verify: (password, encoded) => gated(() => inner.verify(password, encoded)),
+  };
+  return Object.freeze(outer);
 }

@@ -16,7 +16,7 @@ import type { AnyUser, User } from '../user.js';
 import { gatedHasher } from './hash-gate.js';
 import {
   DEFAULT_SCRYPT_PARAMS,
-  isWeakerHash,
+  hardeningParams,
   needsRehash,
   type PasswordHasher,
   type ScryptParams,
@@ -92,7 +92,7 @@ const MAX_USERNAME_LENGTH = 256;
 export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
   readonly id: string;
   readonly #options: ResolvedOptions;
-  #dummyHash: Promise<string> | undefined;
+  readonly #dummies = new Map<string, Promise<string>>();
 
   /** @throws {AuthBridgeError} CONFIG_INVALID for a missing store or bad parameters. */
   constructor(options: LocalPasswordBackendOptions) {
@@ -121,17 +121,16 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     // Stores keep usernames NFKC-normalized; so does Django's login form (UsernameField).
     const stored = await this.#options.store.getByUsername(normalizeUsername(username));
     if (stored?.passwordHash === undefined) {
-      await hasher.verify(password, await this.#dummy());
+      await hasher.verify(password, await this.#dummy(this.#options.scrypt));
       return null;
     }
     if (!(await hasher.verify(password, stored.passwordHash))) {
       // Django's harden_runtime: an unknown user pays a check at the current parameters, so a
       // wrong password for a hash made with weaker ones (or a malformed hash) would answer faster
-      // and tell who exists and whose hash is old. Pay a current-cost check on top: every wrong
-      // password costs at least what the current parameters cost.
-      if (isWeakerHash(stored.passwordHash, this.#options.scrypt)) {
-        await hasher.verify(password, await this.#dummy());
-      }
+      // and tell who exists and whose hash is old. It pays the difference, no more (more would
+      // answer slower and tell the same).
+      const extra = hardeningParams(stored.passwordHash, this.#options.scrypt);
+      if (extra !== undefined) await hasher.verify(password, await this.#dummy(extra));
       return null;
     }
     if (!this.#canAuthenticate(stored)) return null;
@@ -216,16 +215,22 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     return this.#options.allowInactive || user.isActive;
   }
 
-  #dummy(): Promise<string> {
-    // Made once, lazily, with the same parameters as real hashes so the work is the same. A failed
-    // attempt (a full hashing queue) is not kept: the next login makes it again.
-    this.#dummyHash ??= this.#options.hasher
-      .hash('authbridge-dummy-password', this.#options.scrypt)
-      .catch((error: unknown) => {
-        this.#dummyHash = undefined;
-        throw error;
-      });
-    return this.#dummyHash;
+  // A dummy hash per parameters (the current ones, and each hardening step): made once, lazily,
+  // with those parameters so the work is the same. A failed attempt (a full hashing queue) is
+  // not kept: the next login makes it again.
+  #dummy(params: ScryptParams): Promise<string> {
+    const key = `${params.logN}$${params.r}$${params.p}`;
+    let made = this.#dummies.get(key);
+    if (made === undefined) {
+      made = this.#options.hasher
+        .hash('authbridge-dummy-password', params)
+        .catch((error: unknown) => {
+          this.#dummies.delete(key);
+          throw error;
+        });
+      this.#dummies.set(key, made);
+    }
+    return made;
   }
 }
 

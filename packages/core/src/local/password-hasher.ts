@@ -101,17 +101,26 @@ export function needsRehash(
 }
 
 /**
- * Whether checking a password against `encoded` costs less scrypt work (N·r·p) than against a hash
- * made with `params`. A malformed hash costs nothing to check, so it is weaker than any parameters.
- * A failed check of such a hash pays the difference (see `LocalPasswordBackend`): otherwise its
- * quick answer tells who has an old hash, and so who exists.
+ * Django's `harden_runtime` for scrypt: the parameters of an extra check that makes a failed
+ * check of `encoded` cost what a check at `params` costs (N·r·p, to within about an eighth), or
+ * undefined when it costs that already. A malformed hash costs nothing to check, so its extra
+ * check is at `params` themselves. Without it a wrong password for an old, cheaper hash answers
+ * faster than one for an unknown user (checked at `params`), telling who exists; with more than
+ * the difference it answers slower, telling the same.
  */
-export function isWeakerHash(
+export function hardeningParams(
   encoded: string,
   params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
-): boolean {
+): ScryptParams | undefined {
   const parsed = parseHash(encoded);
-  return parsed === undefined || work(parsed.params) < work(params);
+  const missing = work(params) - (parsed === undefined ? 0 : work(parsed.params));
+  if (missing <= 0) return undefined;
+  if (parsed === undefined) return params;
+  // N a power of two, so p does the fine-tuning: N at most a quarter of the work left over r
+  // leaves p between 4 and 8, each step an eighth or less.
+  const logN = Math.min(params.logN, Math.max(1, Math.floor(Math.log2(missing / params.r)) - 2));
+  const p = Math.max(1, Math.round(missing / (2 ** logN * params.r)));
+  return { logN, r: params.r, p };
 }
 
 /**

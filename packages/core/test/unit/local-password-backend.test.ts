@@ -5,6 +5,7 @@ import {
   MemoryUserStore,
   type PasswordCredentials,
   type PasswordHasher,
+  type ScryptParams,
   scryptHasher,
   type UserStore,
 } from '@authbridge/core';
@@ -204,7 +205,7 @@ describe('LocalPasswordBackend', function () {
     expect(failed()).to.equal(1);
   });
 
-  it('makes a wrong password for an old, weaker hash pay the current parameters too (harden_runtime)', async function () {
+  it('makes a wrong password for an old, weaker hash pay the difference to the current parameters (harden_runtime)', async function () {
     const weak = new LocalPasswordBackend({ store, scrypt: { logN: 9, r: 8, p: 1 } });
     await weak.createUser({ username: 'old' }, 'pw');
     await backend.createUser({ username: 'new' }, 'pw');
@@ -224,7 +225,9 @@ describe('LocalPasswordBackend', function () {
     expect(await work('nobody')).to.deep.equal(['hash:10', 'verify:10']);
     expect(await work('nobody'), 'unknown user').to.deep.equal(['verify:10']);
     expect(await work('new'), 'current hash').to.deep.equal(['verify:10']);
-    expect(await work('old'), 'weaker hash').to.deep.equal(['verify:9', 'verify:10']);
+    // logN 9 against 10: half the work is missing, made up by a check of 2^7 · 8 · p 4 (2^12).
+    expect(await work('old'), 'weaker hash').to.deep.equal(['verify:9', 'hash:7', 'verify:7']);
+    expect(await work('old'), 'its dummy hash is kept').to.deep.equal(['verify:9', 'verify:7']);
     expect(await work('corrupt'), 'malformed hash').to.deep.equal(['verify:?', 'verify:10']);
     expect(await work('strong'), 'stronger hash: nothing to add').to.deep.equal(['verify:11']);
     // The right password is not slowed down: it pays for the rehash instead.
@@ -258,6 +261,27 @@ describe('LocalPasswordBackend', function () {
     expect(await auth.hasModulePerms(user, 'wiki')).to.equal(true);
     const inactive = { ...user, isActive: false };
     expect((await backend.getAllPermissions(inactive)).size).to.equal(0);
+  });
+
+  it('calls a hasher as an object (a class instance may use this)', async function () {
+    class CountingHasher implements PasswordHasher {
+      calls = 0;
+      hash(password: string, params: ScryptParams): Promise<string> {
+        this.calls++;
+        return scryptHasher.hash(password, params);
+      }
+      verify(password: string, encoded: string): Promise<boolean> {
+        this.calls++;
+        return scryptHasher.verify(password, encoded);
+      }
+    }
+    const hasher = new CountingHasher();
+    const counted = new LocalPasswordBackend({ store, scrypt: fast, hasher });
+    await counted.createUser({ username: 'ida' }, 'pw');
+    expect(
+      (await counted.authenticate(undefined, { username: 'ida', password: 'pw' }))?.username,
+    ).to.equal('ida');
+    expect(hasher.calls).to.equal(2);
   });
 
   it('runs at most maxConcurrentHashes hashes at once and refuses logins beyond the queue', async function () {

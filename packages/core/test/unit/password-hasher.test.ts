@@ -2,7 +2,7 @@ import {
   AuthBridgeError,
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
-  isWeakerHash,
+  hardeningParams,
   needsRehash,
   validateScryptParams,
   verifyPassword,
@@ -27,14 +27,29 @@ describe('scrypt password hashing', function () {
     expect(needsRehash(old, { logN: 11, r: 8, p: 1 })).to.equal(false);
   });
 
-  it('tells a hash cheaper to check than the current parameters (a malformed one costs nothing)', async function () {
-    const hash = await hashPassword('pw', fast);
-    expect(isWeakerHash(hash, fast)).to.equal(false);
-    expect(isWeakerHash(hash, { logN: 11, r: 8, p: 1 })).to.equal(true);
-    expect(isWeakerHash(hash, { logN: 10, r: 8, p: 2 })).to.equal(true);
-    expect(isWeakerHash(hash, { logN: 9, r: 16, p: 1 }), 'the same work').to.equal(false);
-    expect(isWeakerHash(hash, { logN: 9, r: 8, p: 1 })).to.equal(false);
-    expect(isWeakerHash('plain', { logN: 1, r: 1, p: 1 })).to.equal(true);
+  it('tops a cheaper hash up to the current parameters, by the difference (a malformed one costs nothing)', async function () {
+    const hash = await hashPassword('pw', fast); // logN 10, r 8, p 1: work 2^13
+    const work = (p: { logN: number; r: number; p: number }): number => 2 ** p.logN * p.r * p.p;
+    expect(hardeningParams(hash, fast)).to.equal(undefined);
+    expect(hardeningParams(hash, { logN: 9, r: 16, p: 1 }), 'the same work').to.equal(undefined);
+    expect(hardeningParams(hash, { logN: 9, r: 8, p: 1 }), 'stronger').to.equal(undefined);
+    for (const current of [
+      { logN: 11, r: 8, p: 1 },
+      { logN: 10, r: 8, p: 2 },
+      { logN: 12, r: 8, p: 1 },
+      { logN: 15, r: 8, p: 1 },
+      { logN: 13, r: 16, p: 3 },
+    ]) {
+      const extra = hardeningParams(hash, current)!;
+      const missing = work(current) - 2 ** 13;
+      // Within an eighth of the difference: neither faster nor slower than an unknown user.
+      expect(Math.abs(work(extra) - missing) / missing, JSON.stringify(current)).to.be.at.most(
+        1 / 8,
+      );
+      expect(extra.r).to.equal(current.r);
+    }
+    const current = { logN: 12, r: 8, p: 1 };
+    expect(hardeningParams('plain', current)).to.deep.equal(current);
   });
 
   it('treats a malformed or tampered hash as a wrong password', async function () {
