@@ -62,6 +62,7 @@ export {
   type NewUser,
   type NormalizedProfile,
   normalizeProfile,
+  findByTypedUsername,
   normalizeUsername,
   patchProfile,
   type ProvisionOptions,

@@ -9,7 +9,7 @@ import {
   type EventLogger,
   type KeyValueStore,
   LocalPasswordBackend,
-  normalizeUsername,
+  findByTypedUsername,
   type UserStore,
 } from '@authbridge/core';
 import { LdapBackend } from '@authbridge/ldap';
@@ -46,8 +46,9 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
     });
     for (const user of context.dryRun === true ? [] : config.users) {
       // Existing accounts are left as they are: a password changed at runtime is not reset by a restart.
-      // Looked up as the store keeps it, or a name that is not NFKC would be created again (a clash).
-      if (await context.userStore.getByUsername(normalizeUsername(user.username))) continue;
+      // Looked up as the store keeps it (NFKC, or as given before stores normalized), or a name
+      // that is not NFKC would be created again (a clash) and its old account orphaned.
+      if (await findByTypedUsername(context.userStore, user.username)) continue;
       const { password, ...profile } = user;
       await local.createUser(profile, password);
     }

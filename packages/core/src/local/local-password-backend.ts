@@ -6,7 +6,7 @@
 import type { AuthBackend } from '../backend.js';
 import { AuthBridgeError, isAuthBridgeError } from '../errors.js';
 import {
-  normalizeUsername,
+  findByTypedUsername,
   type StoredUser,
   userFromStored,
   type UserProfile,
@@ -119,7 +119,7 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     }
     const { hasher } = this.#options;
     // Stores keep usernames NFKC-normalized; so does Django's login form (UsernameField).
-    const stored = await this.#options.store.getByUsername(normalizeUsername(username));
+    const stored = await findByTypedUsername(this.#options.store, username);
     if (stored?.passwordHash === undefined) {
       await hasher.verify(password, await this.#dummy(this.#options.scrypt));
       return null;

@@ -156,6 +156,22 @@ export function normalizeUsername(username: string): string {
 }
 
 /**
+ * The user a person means by the username they typed: the one stored under its NFKC form, or —
+ * when there is none and the typed name is not in that form — one stored under the name exactly
+ * as typed. Stores kept names as given before they normalized them; such a user can still log in
+ * (and is normalized when renamed).
+ */
+export async function findByTypedUsername(
+  store: Pick<UserStore, 'getByUsername'>,
+  typed: string,
+): Promise<StoredUser | undefined> {
+  const normalized = normalizeUsername(typed);
+  const found = await store.getByUsername(normalized);
+  if (found !== undefined || normalized === typed) return found;
+  return store.getByUsername(typed);
+}
+
+/**
  * Validates and fills a profile, shared by every store so they agree on defaults. The username is
  * normalized with {@link normalizeUsername}.
  *

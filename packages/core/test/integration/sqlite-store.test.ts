@@ -1,4 +1,5 @@
 import { expectRejection } from '@authbridge/conformance';
+import { findByTypedUsername, LocalPasswordBackend } from '@authbridge/core';
 import { SCHEMA_VERSION, SqliteKeyValueStore, SqliteUserStore } from '@authbridge/core/sqlite';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -51,6 +52,28 @@ describe('SQLite stores (real files)', function () {
     expect(deactivated).to.include({ username: '\uFF41\uFF44\uFF4D\uFF49\uFF4E', isActive: false });
     const renamed = await store.update(lookalike.id, { username: '\uFF4C\uFF4F\uFF4F\uFF4B' });
     expect(renamed.username).to.equal('look');
+    await store.close();
+  });
+
+  it('lets a local user stored before normalization log in by the name as typed', async function () {
+    const store = new SqliteUserStore({ path, readCache: false });
+    const local = new LocalPasswordBackend({ store, scrypt: { logN: 10, r: 8, p: 1 } });
+    const taro = await local.createUser({ username: 'taro' }, 'taro-password');
+    // A file from before: the name as typed with the IME on (fullwidth), not NFKC.
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare('UPDATE users SET username = ? WHERE id = ?')
+      .run('\uFF54\uFF41\uFF52\uFF4F', taro.id);
+    raw.close();
+    const login = (username: string) =>
+      local.authenticate(undefined, { username, password: 'taro-password' });
+    expect((await login('\uFF54\uFF41\uFF52\uFF4F'))?.id).to.equal(taro.id);
+    expect(await findByTypedUsername(store, '\uFF54\uFF41\uFF52\uFF4F')).to.include({
+      id: taro.id,
+    });
+    // An NFKC-stored user wins over such a row: it is what the name means now.
+    const modern = await local.createUser({ username: 'taro' }, 'other-password-1');
+    expect((await findByTypedUsername(store, '\uFF54\uFF41\uFF52\uFF4F'))?.id).to.equal(modern.id);
     await store.close();
   });
 

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+import { normalizeUsername } from '@authbridge/core';
 import { z } from 'zod';
 
 // `${ENV}` interpolation gives strings, so a number or a boolean set from the environment arrives
@@ -54,17 +55,19 @@ const localBackend = z
       .array(localUser)
       .default([])
       .superRefine((users, ctx) => {
-        // A second entry for a name would be skipped at start-up, its password and flags unused.
+        // A second entry for a name would be skipped at start-up, its password and flags unused;
+        // names are compared as the store keeps them (`ａｄｍｉｎ` is `admin`).
         const seen = new Set<string>();
         users.forEach((user, i) => {
-          if (seen.has(user.username)) {
+          const name = normalizeUsername(user.username);
+          if (seen.has(name)) {
             ctx.addIssue({
               code: 'custom',
               path: [i, 'username'],
               message: `duplicate username "${user.username}"`,
             });
           }
-          seen.add(user.username);
+          seen.add(name);
         });
       }),
   })

@@ -185,6 +185,8 @@ describe('host configuration', function () {
                 { username: 'ops', password: 'p'.repeat(4097) },
                 { ...user, username: 'ops' },
                 { ...user, username: 'ops', isSuperuser: true },
+                // The same name as the store keeps it (NFKC): ｏｐｓ is ops.
+                { ...user, username: '\uFF4F\uFF50\uFF53' },
               ],
             },
           ],
@@ -197,7 +199,8 @@ describe('host configuration', function () {
       .and.include('backends[0].users[1].username')
       .and.include('backends[0].users[2].password')
       .and.include('backends[0].users[3].username: duplicate username "ops"')
-      .and.include('backends[0].users[4].username');
+      .and.include('backends[0].users[4].username')
+      .and.include('backends[0].users[5].username');
     expect(err.message).not.to.include('backends[0].users[2].username');
   });
 
