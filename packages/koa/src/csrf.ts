@@ -49,9 +49,10 @@ export function csrfToken(ctx: Context): string {
  * Refuses unsafe requests (POST, PUT, PATCH, DELETE...) with CSRF_FAILED (403) unless they come
  * from this site and carry the session's token:
  * - an `Origin` header must be the request's own origin (scheme and host, as Koa sees them behind
- *   a trusted proxy) or a trusted one — `null` never is; over HTTPS a request without `Origin`
- *   must have a same-origin `Referer`, as Django checks (a sibling subdomain can plant a cookie,
- *   SameSite does not stop it, and a double-submitted token alone would pass);
+ *   a trusted proxy) or a trusted one; over HTTPS a request without one — or with `null`, which a
+ *   browser sends for its own forms under `Referrer-Policy: no-referrer` — must have a
+ *   same-origin `Referer`, as Django checks (a sibling subdomain can plant a cookie, SameSite does
+ *   not stop it, and a double-submitted token alone would pass);
  * - the `_csrf` body field or `x-csrf-token` header must be a token of {@link csrfToken} for the
  *   session's secret.
  *
@@ -79,7 +80,9 @@ export function csrf(options: CsrfOptions = {}): Middleware<AuthState> {
   );
   return async (ctx, next) => {
     if (!SAFE_METHODS.has(ctx.method)) {
-      if (!fromThisSite(ctx, trusted)) throw new AuthBridgeError('CSRF_FAILED');
+      const elsewhere = foreignOrigin(ctx, trusted);
+      if (elsewhere !== undefined)
+        throw new AuthBridgeError('CSRF_FAILED', undefined, { detail: elsewhere });
       const expected = ctx.state.session?.get(CSRF_SESSION_KEY);
       const body = (ctx.request as { body?: unknown }).body;
       const fromBody =
@@ -94,20 +97,29 @@ export function csrf(options: CsrfOptions = {}): Middleware<AuthState> {
   };
 }
 
-function fromThisSite(ctx: Context, trusted: ReadonlySet<string>): boolean {
+// Why the request is not from this site (for logs: an operator behind a proxy that rewrites Host
+// sees what to set), or undefined when it is.
+function foreignOrigin(ctx: Context, trusted: ReadonlySet<string>): string | undefined {
   const own = `${ctx.protocol}://${ctx.host}`;
   const origin = ctx.get('origin');
-  if (origin !== '') return origin === own || trusted.has(origin);
+  // `null` says nothing either way (an opaque origin, or a page under no-referrer): as no Origin.
+  if (origin !== '' && origin !== 'null') {
+    return origin === own || trusted.has(origin)
+      ? undefined
+      : `Origin ${origin} is neither this host (${own}) nor a trusted origin`;
+  }
   // No Origin (an older browser, a privacy setting): over HTTPS the Referer must say where the
   // form was, as Django requires; over plain HTTP a Referer is too easily stripped to insist.
-  if (!ctx.secure) return true;
+  if (!ctx.secure) return undefined;
   let referer: URL;
   try {
     referer = new URL(ctx.get('referer'));
   } catch {
-    return false;
+    return `no usable Referer over HTTPS (and Origin ${origin === '' ? 'absent' : origin})`;
   }
-  return referer.origin === own || trusted.has(referer.origin);
+  return referer.origin === own || trusted.has(referer.origin)
+    ? undefined
+    : `Referer origin ${referer.origin} is neither this host (${own}) nor a trusted origin`;
 }
 
 // Whether `token` is a masked form of `secret`. Only masked tokens are taken: the secret itself is

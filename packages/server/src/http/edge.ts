@@ -7,6 +7,7 @@
  *
  * @packageDocumentation
  */
+import { isAuthBridgeError } from '@authbridge/core';
 import { sendError } from '@authbridge/koa';
 import type { Middleware } from 'koa';
 import { randomUUID } from 'node:crypto';
@@ -76,6 +77,10 @@ export function edge(options: EdgeOptions): Middleware<EdgeState> {
         ctx.status = status; // setting a body makes Koa's status 200
       }
     } catch (error) {
+      // A refused form says why in the log only: behind a proxy that passes its own Host on,
+      // every login fails here, and the operator needs to see the two origins to fix it.
+      if (isAuthBridgeError(error, 'CSRF_FAILED'))
+        logger.warn({ reqId, detail: error.detail }, 'csrf check failed');
       sendError(ctx, error, {
         error: (fields, message) => {
           logger.error({ ...fields, reqId }, message);

@@ -281,6 +281,7 @@ describe('reference host over HTTP', function () {
   it('takes forms from its own origin and its publicUrl, and refuses them from another', async function () {
     // Behind a proxy that passes its own Host on (or ends TLS without trustProxy), the browser's
     // Origin is the public URL, not what the host sees: publicUrl says it is ours.
+    const lines: string[] = [];
     const behind = await createApp(
       parseConfig(
         {
@@ -292,7 +293,7 @@ describe('reference host over HTTP', function () {
         },
         {},
       ),
-      { logger: pino({ level: 'silent' }) },
+      { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
     );
     try {
       const server = behind.callback();
@@ -308,6 +309,10 @@ describe('reference host over HTTP', function () {
         .send({ username: 'olga', password: 'olga-password-123', _csrf: token })
         .expect(403);
       expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
+      // The client learns nothing more; the log says which origins met.
+      expect(JSON.stringify(res.body)).not.to.include('evil');
+      const warned = lines.find((l) => l.includes('csrf check failed'));
+      expect(warned).to.include('https://evil.example.test');
     } finally {
       await behind.close();
     }
