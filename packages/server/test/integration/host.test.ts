@@ -392,6 +392,52 @@ describe('reference host over HTTP', function () {
     }
   });
 
+  it('warns at start-up that SAML logout stays local when IdPs have an sloUrl but the SP no key', async function () {
+    const cert = join(dir, 'idp.pem');
+    writeFileSync(cert, generateTestKeyPair('idp.example.test').certPem);
+    for (const signingKeyFile of [undefined, join(dir, 'sp-key.pem')]) {
+      if (signingKeyFile !== undefined) {
+        const pair = generateTestKeyPair('sp.example.test');
+        writeFileSync(signingKeyFile, pair.privateKeyPem);
+        writeFileSync(join(dir, 'sp-cert.pem'), pair.certPem);
+      }
+      const lines: string[] = [];
+      const app = await createApp(
+        parseConfig(
+          {
+            server: { secret: SECRET, publicUrl: 'https://sp.example.test', trustProxy: true },
+            stores: { kind: 'memory' },
+            backends: [
+              {
+                type: 'saml',
+                sp: {
+                  entityId: 'https://sp.example.test',
+                  signingKeyFile,
+                  signingCertFiles:
+                    signingKeyFile === undefined ? undefined : [join(dir, 'sp-cert.pem')],
+                },
+                idps: [
+                  {
+                    id: 'corp',
+                    entityId: 'https://idp.example.test',
+                    ssoUrl: 'https://idp.example.test/sso',
+                    sloUrl: 'https://idp.example.test/slo',
+                    signingCertFiles: [cert],
+                  },
+                ],
+              },
+            ],
+          },
+          {},
+        ),
+        { logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) },
+      );
+      await app.close();
+      const warned = lines.some((l) => l.includes('SAML Single Logout is off'));
+      expect(warned, `key ${String(signingKeyFile)}`).to.equal(signingKeyFile === undefined);
+    }
+  });
+
   it('answers a body it cannot read as the client error it is, not a 500', async function () {
     const lines: string[] = [];
     const logged = await createApp(config(dir), {
