@@ -49,10 +49,11 @@ export function csrfToken(ctx: Context): string {
  * Refuses unsafe requests (POST, PUT, PATCH, DELETE...) with CSRF_FAILED (403) unless they come
  * from this site and carry the session's token:
  * - an `Origin` header must be the request's own origin (scheme and host, as Koa sees them behind
- *   a trusted proxy) or a trusted one; over HTTPS a request without one — or with `null`, which a
- *   browser sends for its own forms under `Referrer-Policy: no-referrer` — must have a
- *   same-origin `Referer`, as Django checks (a sibling subdomain can plant a cookie, SameSite does
- *   not stop it, and a double-submitted token alone would pass);
+ *   a trusted proxy) or a trusted one — never `null`, which an attacker can have a browser send
+ *   (a sandboxed frame, a redirected POST); as in Django, a site's own forms under
+ *   `Referrer-Policy: no-referrer` send `null` too and fail. Over HTTPS a request without `Origin`
+ *   must have a same-origin `Referer`, as Django checks (a sibling subdomain can plant a cookie,
+ *   SameSite does not stop it, and a double-submitted token alone would pass);
  * - the `_csrf` body field or `x-csrf-token` header must be a token of {@link csrfToken} for the
  *   session's secret.
  *
@@ -102,8 +103,8 @@ export function csrf(options: CsrfOptions = {}): Middleware<AuthState> {
 function foreignOrigin(ctx: Context, trusted: ReadonlySet<string>): string | undefined {
   const own = `${ctx.protocol}://${ctx.host}`;
   const origin = ctx.get('origin');
-  // `null` says nothing either way (an opaque origin, or a page under no-referrer): as no Origin.
-  if (origin !== '' && origin !== 'null') {
+  // `null` is refused with the rest: an attacker can make a browser send it on purpose.
+  if (origin !== '') {
     return origin === own || trusted.has(origin)
       ? undefined
       : `Origin ${origin} is neither this host (${own}) nor a trusted origin`;
@@ -115,7 +116,7 @@ function foreignOrigin(ctx: Context, trusted: ReadonlySet<string>): string | und
   try {
     referer = new URL(ctx.get('referer'));
   } catch {
-    return `no usable Referer over HTTPS (and Origin ${origin === '' ? 'absent' : origin})`;
+    return 'no Origin, and no usable Referer over HTTPS';
   }
   return referer.origin === own || trusted.has(referer.origin)
     ? undefined

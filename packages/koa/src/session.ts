@@ -244,7 +244,8 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     // visitor's page (or CSRF token) to another, whatever Cache-Control the route chose.
     // Straight on the Node response when nothing else varies (the usual case): Koa's vary() parses
     // and rebuilds the header on every session request.
-    if (session.accessed) {
+    // Not once the route has answered on the Node response itself (streamed, proxied).
+    if (session.accessed && !ctx.res.headersSent) {
       if (ctx.res.hasHeader('vary')) ctx.vary('Cookie');
       else ctx.res.setHeader('Vary', 'Cookie');
     }

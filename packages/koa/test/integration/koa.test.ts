@@ -102,6 +102,16 @@ async function harness(wrap: (store: KeyValueStore) => KeyValueStore = (s) => s)
   web.get('/csrf', (ctx) => {
     ctx.body = { token: csrfToken(ctx) };
   });
+  web.get('/raw', (ctx) => {
+    // Changes the session, then answers on the Node response itself (as a stream or a proxy would).
+    ctx.state.session?.set('raw', 'seen');
+    ctx.respond = false;
+    ctx.res.writeHead(200, { 'content-type': 'text/plain' });
+    ctx.res.end('raw');
+  });
+  web.get('/raw-seen', (ctx) => {
+    ctx.body = { raw: ctx.state.session?.get('raw') ?? null };
+  });
   web.get('/csrf-by-language', (ctx) => {
     ctx.vary('Accept-Language');
     ctx.body = { token: csrfToken(ctx) };
@@ -320,6 +330,10 @@ describe('@authbridge/koa over HTTP', function () {
     // Added to what the route varies on already, not in its place.
     const both = await request(h.app.callback()).get('/csrf-by-language').expect(200);
     expect(both.headers['vary']).to.equal('Accept-Language, Cookie');
+    // A route that answered on the Node response itself: too late for a header, but its session
+    // change is saved all the same (setting the header then threw, and the save was skipped).
+    expect((await agent.get('/raw').expect(200)).text).to.equal('raw');
+    expect((await agent.get('/raw-seen').expect(200)).body).to.deep.equal({ raw: 'seen' });
     // A bearer request never reads a session.
     const api = await request(h.app.callback())
       .get('/api/token-wiki')
@@ -829,7 +843,8 @@ describe('@authbridge/koa over HTTP', function () {
     };
     // A sibling subdomain can plant the CSRF cookie (SameSite does not stop it) and post a token
     // it made for it: its Origin gives it away.
-    for (const origin of ['https://evil.app.test', 'http://app.test:81']) {
+    // `null` too: a sandboxed frame or a redirected POST sends it on purpose (as Django refuses).
+    for (const origin of ['https://evil.app.test', 'http://app.test:81', 'null']) {
       const res = await post({ Origin: origin });
       expect(res.status, origin).to.equal(403);
       expect((res.body as { code: string }).code).to.equal('CSRF_FAILED');
@@ -838,8 +853,6 @@ describe('@authbridge/koa over HTTP', function () {
     // No Origin: over plain HTTP the token decides; over HTTPS (behind the proxy) a same-origin
     // Referer is required, as Django.
     expect((await post({})).status).to.equal(200);
-    // `null` (a browser's own form under Referrer-Policy: no-referrer) tells nothing: as no Origin.
-    expect((await post({ Origin: 'null' })).status).to.equal(200);
     h.app.proxy = true;
     try {
       const https = { 'X-Forwarded-Proto': 'https' };
@@ -849,10 +862,9 @@ describe('@authbridge/koa over HTTP', function () {
       expect((await post({ ...https, Referer: 'https://app.test/form' })).status).to.equal(200);
       expect((await post({ ...https, Origin: 'https://app.test' })).status).to.equal(200);
       expect((await post({ ...https, Origin: 'http://app.test' })).status).to.equal(403);
-      expect((await post({ ...https, Origin: 'null' })).status).to.equal(403);
       expect(
         (await post({ ...https, Origin: 'null', Referer: 'https://app.test/form' })).status,
-      ).to.equal(200);
+      ).to.equal(403);
     } finally {
       h.app.proxy = false;
     }
