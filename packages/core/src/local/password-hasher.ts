@@ -101,12 +101,16 @@ export function needsRehash(
 }
 
 /**
- * Django's `harden_runtime` for scrypt: the parameters of an extra check that makes a failed
- * check of `encoded` cost what a check at `params` costs (N·r·p, to within about an eighth), or
- * undefined when it costs that already. A malformed hash costs nothing to check, so its extra
- * check is at `params` themselves. Without it a wrong password for an old, cheaper hash answers
- * faster than one for an unknown user (checked at `params`), telling who exists; with more than
- * the difference it answers slower, telling the same.
+ * The parameters of an extra check that makes a failed check of `encoded` cost about what a check
+ * at `params` costs, or undefined when it costs that already — a `harden_runtime` for scrypt. A
+ * malformed hash costs nothing to check, so its extra check is at `params` themselves. Without it
+ * a wrong password for an old, cheaper hash answers faster than one for an unknown user (checked
+ * at `params`), telling who exists; with a whole extra check it answers slower, telling the same.
+ *
+ * The extra check keeps the current N, whose memory (128·N·r bytes) decides how fast scrypt runs
+ * per unit of work: the work left over (N·r·p) is made up with r and p, to within 1/r of it. A
+ * smaller N would match the arithmetic and still run faster, staying in the CPU caches. (Django's
+ * own scrypt hasher does nothing here.)
  */
 export function hardeningParams(
   encoded: string,
@@ -116,11 +120,12 @@ export function hardeningParams(
   const missing = work(params) - (parsed === undefined ? 0 : work(parsed.params));
   if (missing <= 0) return undefined;
   if (parsed === undefined) return params;
-  // N a power of two, so p does the fine-tuning: N at most a quarter of the work left over r
-  // leaves p between 4 and 8, each step an eighth or less.
-  const logN = Math.min(params.logN, Math.max(1, Math.floor(Math.log2(missing / params.r)) - 2));
-  const p = Math.max(1, Math.round(missing / (2 ** logN * params.r)));
-  return { logN, r: params.r, p };
+  const n = 2 ** params.logN;
+  // As few passes (p) as will do with blocks no larger than the current ones (r), then the block
+  // size that makes up the rest: memory never above the current parameters'.
+  const p = Math.ceil(missing / (n * params.r));
+  const r = Math.min(params.r, Math.max(1, Math.round(missing / (n * p))));
+  return { logN: params.logN, r, p };
 }
 
 /**
