@@ -100,6 +100,8 @@ const UNWILLING_TO_PERFORM = 53;
 const INAPPROPRIATE_AUTH = 48;
 // The entry or search base is held by another server (RFC 4511 §4.1.10).
 const REFERRAL = 10;
+const BUSY = 51;
+const UNAVAILABLE = 52;
 
 /**
  * Classifies a failed user bind: bad credentials (with the most specific reason from the ppolicy
@@ -133,12 +135,18 @@ export function classifyBindError(
   return { kind: 'error', error: toBackendError(error, server) };
 }
 
-/** Whether `error` is a transport-level failure (socket, TLS, timeout), not an LDAP result. */
+/**
+ * Whether `error` says the server cannot serve now: a transport-level failure (socket, TLS,
+ * timeout), or the LDAP results busy (51) and unavailable (52), which describe the server's own
+ * state (a directory shutting down, overloaded). Failover and reconnects act on these; any other
+ * LDAP result is the server's answer, which another would give as well.
+ */
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof AuthBridgeError) {
     return error.code === 'BACKEND_UNAVAILABLE' || error.code === 'BACKEND_TIMEOUT';
   }
-  return !(error instanceof ResultCodeError);
+  if (error instanceof ResultCodeError) return error.code === BUSY || error.code === UNAVAILABLE;
+  return true;
 }
 
 /**

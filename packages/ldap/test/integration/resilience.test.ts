@@ -233,6 +233,16 @@ describe('LdapBackend resilience (slapd)', function () {
     });
   });
 
+  it('fails over from a server that answers the bind busy (51): its own state, not an answer', async function () {
+    await withBindResultServer(51, async (url, binds) => {
+      const logger = new RecordingLogger();
+      const backend = make(directBind(silentFirst(url, logger)));
+      expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
+      expect(binds()).to.equal(1);
+      expect(failedServers(logger)).to.deep.equal([url]);
+    });
+  });
+
   it('times out when every server is silent', async function () {
     await withSilentServer(async (url) => {
       const backend = make({
