@@ -36,6 +36,8 @@ export { type Listener, TypedEmitter } from './events.js';
 export {
   type LocalPasswordBackendOptions,
   LocalPasswordBackend,
+  MAX_PASSWORD_LENGTH,
+  MAX_USERNAME_LENGTH,
   type PasswordCredentials,
 } from './local/local-password-backend.js';
 export {

@@ -38,11 +38,10 @@ export function csrfToken(ctx: Context): string {
     secret = randomBytes(SECRET_BYTES).toString('base64url');
     session.set(CSRF_SESSION_KEY, secret);
   }
-  const plain = Buffer.from(secret as string, 'base64url');
   const mask = randomBytes(SECRET_BYTES);
-  const masked = Buffer.alloc(SECRET_BYTES);
-  for (let i = 0; i < SECRET_BYTES; i++) masked[i] = (plain[i] ?? 0) ^ (mask[i] ?? 0);
-  return Buffer.concat([mask, masked]).toString('base64url');
+  return Buffer.concat([mask, xor(mask, Buffer.from(secret as string, 'base64url'))]).toString(
+    'base64url',
+  );
 }
 
 /**
@@ -130,8 +129,12 @@ function matches(token: string, secret: string): boolean {
   const bytes = Buffer.from(token, 'base64url');
   const plain = Buffer.from(secret, 'base64url');
   if (plain.length !== SECRET_BYTES) return false;
-  const unmasked = Buffer.alloc(SECRET_BYTES);
-  for (let i = 0; i < SECRET_BYTES; i++)
-    unmasked[i] = (bytes[i] ?? 0) ^ (bytes[SECRET_BYTES + i] ?? 0);
-  return timingSafeEqual(unmasked, plain);
+  return timingSafeEqual(xor(bytes.subarray(0, SECRET_BYTES), bytes.subarray(SECRET_BYTES)), plain);
+}
+
+// Byte by byte, over the secret's length: masking and unmasking are the same operation.
+function xor(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.alloc(SECRET_BYTES);
+  for (let i = 0; i < SECRET_BYTES; i++) out[i] = (a[i] ?? 0) ^ (b[i] ?? 0);
+  return out;
 }

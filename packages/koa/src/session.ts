@@ -232,12 +232,10 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       await next();
       status = ctx.status;
     } catch (error) {
+      // An error without an HTTP status is a 500.
       const thrown = (error as { status?: unknown }).status;
-      if (typeof thrown !== 'number' || thrown >= 500) {
-        if (session.changed) await failed(ctx, session, cookie !== undefined);
-        throw error;
-      }
-      if (session.changed) await save(ctx, session, cookie !== undefined);
+      if (session.changed)
+        await commit(ctx, session, typeof thrown === 'number' ? thrown : 500, cookie !== undefined);
       throw error;
     }
     // An answer made from the session differs per cookie: a shared cache must not hand one
@@ -249,23 +247,31 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
       if (ctx.res.hasHeader('vary')) ctx.vary('Cookie');
       else ctx.res.setHeader('Vary', 'Cookie');
     }
-    // Checked here rather than in save(): most requests change nothing, and an async call that
+    // Checked here rather than in commit(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
-    if (session.changed) {
-      if (status < 500) await save(ctx, session, cookie !== undefined);
-      else await failed(ctx, session, cookie !== undefined);
-    }
+    if (session.changed) await commit(ctx, session, status, cookie !== undefined);
   };
 
   /**
-   * A request that failed on the server side saves nothing (Django skips 500s too): a login
-   * followed by a crash must not leave the user logged in, nor retire the old session id. A logout
-   * made before the failure stands, as Django's flush() deletes at once: the old id is ended.
+   * Ends a request that changed its session. A request that failed on the server side saves
+   * nothing (Django skips 500s too): a login followed by a crash must not leave the user logged
+   * in, nor retire the old session id. A logout made before the failure stands, as Django's
+   * flush() deletes at once: the old id is ended. `sentSessionId`: the request carried a session
+   * cookie.
    */
-  async function failed(ctx: Context, session: Session, sentSessionId: boolean): Promise<void> {
+  async function commit(
+    ctx: Context,
+    session: Session,
+    status: number,
+    sentSessionId: boolean,
+  ): Promise<void> {
+    if (status < 500) {
+      await save(ctx, session, sentSessionId);
+      return;
+    }
     const plan = session.commitPlan();
     if (!plan.flushed || plan.retired === undefined) return;
-    await store.delete(storeKey(plan.retired));
+    await destroySession(store, plan.retired);
     if (sentSessionId) clearCookie(ctx, cookieName);
   }
 

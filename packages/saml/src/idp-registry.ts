@@ -97,7 +97,8 @@ export class IdpEntry {
     if (this.idp.sloResponseUrl === this.idp.sloUrl) return this.logout;
     this.#logoutResponder ??= new VerifyingSaml({
       ...this.#config({ forceAuthn: false, isPassive: false }, true),
-      ...(this.idp.sloResponseUrl === undefined ? {} : { logoutUrl: this.idp.sloResponseUrl }),
+      // Set here: sloResponseUrl differs from sloUrl, so both are configured.
+      logoutUrl: this.idp.sloResponseUrl,
     });
     return this.#logoutResponder;
   }

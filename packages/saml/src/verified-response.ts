@@ -179,9 +179,8 @@ function checkAssertion(
     nameIdEl === undefined ? undefined : attribute(nameIdEl, 'SPNameQualifier');
   if (nameIdEl !== undefined) {
     if (nameId === '' || hasElementChildren(nameIdEl)) throw protocolInvalid('NameID is empty');
-    const spq = attribute(nameIdEl, 'SPNameQualifier');
-    if (spq !== undefined && spq !== expect.spEntityId) {
-      throw protocolInvalid(`NameID SPNameQualifier ${spq} is not this SP`);
+    if (spNameQualifier !== undefined && spNameQualifier !== expect.spEntityId) {
+      throw protocolInvalid(`NameID SPNameQualifier ${spNameQualifier} is not this SP`);
     }
   }
   const bearer = checkBearerConfirmation(subject, responseSigned, responseInResponseTo, expect);

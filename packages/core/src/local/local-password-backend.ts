@@ -73,8 +73,10 @@ interface ResolvedOptions {
 }
 
 // Longer passwords are refused before hashing: hashing megabytes on request is a free DoS.
-const MAX_PASSWORD_LENGTH = 4096;
-const MAX_USERNAME_LENGTH = 256;
+/** The longest password a local login takes (longer ones are refused before any hashing). */
+export const MAX_PASSWORD_LENGTH = 4096;
+/** The longest username a local login takes. */
+export const MAX_USERNAME_LENGTH = 256;
 
 /**
  * Checks usernames and passwords against scrypt hashes in a {@link UserStore}.
@@ -135,7 +137,7 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
     }
     if (!this.#canAuthenticate(stored)) return null;
     if (this.#options.rehashOnLogin && needsRehash(stored.passwordHash, this.#options.scrypt)) {
-      return this.#rehash(stored, stored.passwordHash, password);
+      return this.#rehash(stored, password);
     }
     return userFromStored(stored);
   }
@@ -184,13 +186,13 @@ export class LocalPasswordBackend implements AuthBackend<PasswordCredentials> {
   // Same password, stronger hash: keep the session version so current sessions survive — but write
   // only over the hash just checked, so a password reset made while the scrypt runs took place is
   // never undone, and the login that checked the old password fails.
-  async #rehash(stored: StoredUser, checked: string, password: string): Promise<User | null> {
+  async #rehash(stored: StoredUser, password: string): Promise<User | null> {
     const rehashed = await this.#options.hasher.hash(password, this.#options.scrypt);
     let current: StoredUser;
     try {
       current = await this.#options.store.setPassword(stored.id, rehashed, {
         keepSessions: true,
-        ifPasswordHash: checked,
+        ifPasswordHash: stored.passwordHash,
       });
     } catch (error) {
       // Deleted since it was read: a failed login, as for an unknown user — not a NOT_FOUND, which

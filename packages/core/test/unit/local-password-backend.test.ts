@@ -264,6 +264,24 @@ describe('LocalPasswordBackend', function () {
     expect((await backend.getAllPermissions(inactive)).size).to.equal(0);
   });
 
+  it('makes the dummy hash again after a failed attempt (a full queue) rather than keep the failure', async function () {
+    let hashes = 0;
+    const flaky: PasswordHasher = {
+      hash: (password, params) =>
+        ++hashes === 1
+          ? Promise.reject(new AuthBridgeError('BACKEND_UNAVAILABLE'))
+          : scryptHasher.hash(password, params),
+      verify: scryptHasher.verify,
+    };
+    const b = new LocalPasswordBackend({ store, scrypt: fast, hasher: flaky });
+    await expectRejection(
+      b.authenticate(undefined, { username: 'nobody', password: 'x' }),
+      'BACKEND_UNAVAILABLE',
+    );
+    expect(await b.authenticate(undefined, { username: 'nobody', password: 'x' })).to.equal(null);
+    expect(hashes).to.equal(2);
+  });
+
   it('calls a hasher as an object (a class instance may use this)', async function () {
     class CountingHasher implements PasswordHasher {
       calls = 0;

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { normalizeUsername } from '@authbridge/core';
+import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, normalizeUsername } from '@authbridge/core';
 import { z } from 'zod';
 
 // `${ENV}` interpolation gives strings, so a number or a boolean set from the environment arrives
@@ -36,9 +36,12 @@ const localUser = z
     // The local backend's own bounds: a name it would refuse at every login is refused here.
     username: z
       .string()
-      .max(256)
+      .max(MAX_USERNAME_LENGTH)
       .refine((name) => name.trim() !== '', 'a username must not be blank'),
-    password: z.string().min(12, 'passwords in config must be at least 12 characters').max(4096),
+    password: z
+      .string()
+      .min(12, 'passwords in config must be at least 12 characters')
+      .max(MAX_PASSWORD_LENGTH),
     isSuperuser: fromEnv(z.boolean()).default(false),
     isStaff: fromEnv(z.boolean()).default(false),
     groups: z.array(z.string()).default([]),
