@@ -51,7 +51,12 @@ export {
   validateScryptParams,
   verifyPassword,
 } from './local/password-hasher.js';
-export { encodeRelayStatePath, isSafeLocalPath, safeLocalPath } from './safe-local-path.js';
+export {
+  encodeRelayStatePath,
+  isSafeLocalPath,
+  MAX_RELAY_STATE_BYTES,
+  safeLocalPath,
+} from './safe-local-path.js';
 export { assertKeyAndTtl, type KeyValueStore } from './stores/key-value-store.js';
 export {
   MemoryKeyValueStore,

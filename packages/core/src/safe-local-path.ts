@@ -33,6 +33,9 @@ export function safeLocalPath(value: unknown, maxBytes?: number): string | undef
   return isSafeLocalPath(value, maxBytes) ? value : undefined;
 }
 
+/** The SAML bindings' limit on RelayState, in bytes (Bindings §3.4.3, §3.5.3). */
+export const MAX_RELAY_STATE_BYTES = 80;
+
 // The characters that Node's querystring (which node-saml signs) leaves as they are but
 // URLSearchParams (which builds the URL node-saml sends) percent-encodes, or encodes differently
 // (space: %20 against +).

@@ -10,6 +10,7 @@ import {
   AuthBridgeError,
   type Authenticator,
   encodeRelayStatePath,
+  MAX_RELAY_STATE_BYTES,
   type KeyValueStore,
   type User,
   safeLocalPath,
@@ -110,8 +111,6 @@ const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
 // How long a verified answer waits for its browser to come back (one redirect), and its key.
 const PENDING_LOGIN_MS = 60_000;
 const RESUME_KEY = /^[A-Za-z0-9_-]{43}$/;
-// The SAML bindings carry at most 80 bytes of RelayState (Bindings §3.4.3, §3.5.3).
-const MAX_RELAY_STATE_BYTES = 80;
 
 /** A verified SP-initiated login waiting for its browser's GET. */
 interface PendingLogin {

@@ -4,10 +4,9 @@
  *
  * @packageDocumentation
  */
-import { isSafeLocalPath } from '@authbridge/core';
+import { isSafeLocalPath, MAX_RELAY_STATE_BYTES } from '@authbridge/core';
 
-/** The SAML bindings' limit on RelayState (Bindings §3.4.3, §3.5.3). */
-export const MAX_RELAY_STATE_BYTES = 80;
+export { MAX_RELAY_STATE_BYTES };
 
 /**
  * Whether `value` may be used as RelayState and redirected to: a same-origin path (core's
