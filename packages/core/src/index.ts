@@ -51,6 +51,7 @@ export {
   validateScryptParams,
   verifyPassword,
 } from './local/password-hasher.js';
+export { isLoopbackHost } from './loopback-host.js';
 export {
   encodeRelayStatePath,
   isSafeLocalPath,

@@ -8,6 +8,7 @@
 import {
   AuthBridgeError,
   type Clock,
+  isLoopbackHost,
   systemClock,
   type UpdatePolicy,
   type UserStore,
@@ -721,9 +722,6 @@ function stringRecord(value: unknown, name: string): Readonly<Record<string, str
   return Object.freeze(out);
 }
 
-// Loopback needs no TLS (a sidecar, a test server); anything else does unless spelled out.
-const LOOPBACK = /^(127(?:\.\d{1,3}){3}|\[::1\]|localhost)$/i;
-
 function httpUrl(value: unknown, name: string, common: Pick<Common, 'allowInsecureHttp'>): URL {
   let url: URL;
   try {
@@ -735,7 +733,8 @@ function httpUrl(value: unknown, name: string, common: Pick<Common, 'allowInsecu
     throw invalid(`${name} must be http(s)`);
   if (url.username !== '' || url.password !== '')
     throw invalid(`${name} must not embed credentials`);
-  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname) && !common.allowInsecureHttp) {
+  // Loopback needs no TLS (a sidecar, a test server); anything else does unless spelled out.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !common.allowInsecureHttp) {
     throw invalid(`${name} must be https (or set allowInsecureHttp: true)`);
   }
   return url;

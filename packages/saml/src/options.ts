@@ -6,6 +6,7 @@
 import {
   AuthBridgeError,
   type Clock,
+  isLoopbackHost,
   type KeyValueStore,
   systemClock,
   type UpdatePolicy,
@@ -123,6 +124,11 @@ export interface SamlBackendOptions {
   readonly id?: string;
   /** Attribute mapping for every IdP (see {@link SamlIdpOptions.attributes}). Default none. */
   readonly attributes?: AttributeMapping;
+  /**
+   * Plain `http:` beyond loopback for `sp.baseUrl` and the IdPs' URLs: a password typed at the IdP
+   * and an assertion posted back, in clear. Default false; must be written out.
+   */
+  readonly allowInsecureHttp?: boolean;
   /** Allowed clock difference with IdPs, 0..600000 ms. Default 120000 (2 minutes). */
   readonly clockSkewMs?: number;
   /** Largest decoded message, in bytes. Default 262144 (256 KiB). */
@@ -214,7 +220,7 @@ function nonEmpty(value: unknown, where: string): string {
   return value;
 }
 
-function httpUrl(value: unknown, where: string): string {
+function httpUrl(value: unknown, where: string, allowHttp: boolean): string {
   const text = nonEmpty(value, where);
   let url: URL;
   try {
@@ -226,6 +232,9 @@ function httpUrl(value: unknown, where: string): string {
     throw invalid(`${where} must be http(s)`);
   if (url.username !== '' || url.password !== '')
     throw invalid(`${where} must not carry credentials`);
+  // Loopback needs no TLS (a sidecar, a test IdP); anything else does unless spelled out.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowHttp)
+    throw invalid(`${where} must be https (or set allowInsecureHttp: true)`);
   return text;
 }
 
@@ -273,6 +282,7 @@ function resolveIdp(
   index: number,
   sp: ResolvedSamlOptions['sp'],
   defaultMapping: AttributeMapping | undefined,
+  allowHttp: boolean,
 ): ResolvedIdp {
   const where = `idps[${index}]`;
   const raw: unknown = idp;
@@ -328,14 +338,15 @@ function resolveIdp(
       ? undefined
       : strings(idp.requiredAuthnContext, `${where}.requiredAuthnContext`);
   if (required?.length === 0) throw invalid(`${where}.requiredAuthnContext must not be empty`);
-  const sloUrl = idp.sloUrl === undefined ? undefined : httpUrl(idp.sloUrl, `${where}.sloUrl`);
+  const sloUrl =
+    idp.sloUrl === undefined ? undefined : httpUrl(idp.sloUrl, `${where}.sloUrl`, allowHttp);
   if (idp.sloResponseUrl !== undefined && sloUrl === undefined) {
     throw invalid(`${where}.sloResponseUrl needs sloUrl`);
   }
   return Object.freeze({
     id: idp.id,
     entityId,
-    ssoUrl: httpUrl(idp.ssoUrl, `${where}.ssoUrl`),
+    ssoUrl: httpUrl(idp.ssoUrl, `${where}.ssoUrl`, allowHttp),
     sloUrl,
     sloBinding: oneOf(
       idp.sloBinding,
@@ -346,7 +357,7 @@ function resolveIdp(
     sloResponseUrl:
       idp.sloResponseUrl === undefined
         ? sloUrl
-        : httpUrl(idp.sloResponseUrl, `${where}.sloResponseUrl`),
+        : httpUrl(idp.sloResponseUrl, `${where}.sloResponseUrl`, allowHttp),
     signingCerts,
     signing: oneOf(
       idp.signing,
@@ -355,8 +366,12 @@ function resolveIdp(
       `${where}.signing`,
     ),
     allowIdpInitiated: bool(idp.allowIdpInitiated, false, `${where}.allowIdpInitiated`),
-    acsUrl: httpUrl(idp.acsUrl ?? `${sp.baseUrl}/saml/${idp.id}/acs`, `${where}.acsUrl`),
-    spSloUrl: httpUrl(idp.spSloUrl ?? `${sp.baseUrl}/saml/${idp.id}/slo`, `${where}.spSloUrl`),
+    acsUrl: httpUrl(idp.acsUrl ?? `${sp.baseUrl}/saml/${idp.id}/acs`, `${where}.acsUrl`, allowHttp),
+    spSloUrl: httpUrl(
+      idp.spSloUrl ?? `${sp.baseUrl}/saml/${idp.id}/slo`,
+      `${where}.spSloUrl`,
+      allowHttp,
+    ),
     displayName:
       idp.displayName === undefined ? idp.id : nonEmpty(idp.displayName, `${where}.displayName`),
     emailDomains: Object.freeze(
@@ -403,7 +418,8 @@ export function resolveSamlOptions(options: SamlBackendOptions): ResolvedSamlOpt
     throw invalid('replayStore (a KeyValueStore) is required: replay protection is not optional');
   }
   if (!isObject(raw['sp'])) throw invalid('sp is required');
-  const baseUrl = httpUrl(options.sp.baseUrl, 'sp.baseUrl');
+  const allowHttp = bool(options.allowInsecureHttp, false, 'allowInsecureHttp');
+  const baseUrl = httpUrl(options.sp.baseUrl, 'sp.baseUrl', allowHttp);
   if (new URL(baseUrl).pathname !== '/' || baseUrl.endsWith('/')) {
     throw invalid('sp.baseUrl must be an origin without a path or trailing slash');
   }
@@ -439,7 +455,7 @@ export function resolveSamlOptions(options: SamlBackendOptions): ResolvedSamlOpt
   const idps = new Map<string, ResolvedIdp>();
   const acsUrls = new Set<string>();
   options.idps.forEach((idp, i) => {
-    const resolved = resolveIdp(idp, i, sp, options.attributes);
+    const resolved = resolveIdp(idp, i, sp, options.attributes, allowHttp);
     if (idps.has(resolved.id)) throw invalid(`idps[${i}].id ${resolved.id} is not unique`);
     // One ACS URL per IdP binds each response to the IdP it came through.
     if (acsUrls.has(resolved.acsUrl)) throw invalid(`idps[${i}].acsUrl is shared with another IdP`);

@@ -66,8 +66,7 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
     });
   },
   saml: async (config, context) => {
-    // allowInsecureHttp was the schema's to check (the IdP URLs); the backend has no such option.
-    const { sp, idps, type, allowInsecureHttp, ...options } = config;
+    const { sp, idps, type, ...options } = config;
     return new SamlBackend({
       ...options,
       users: context.userStore,

@@ -47,6 +47,27 @@ function expectConfigInvalid(make: () => unknown): void {
 }
 
 describe('SamlBackend options', function () {
+  it('refuses plain http beyond loopback unless allowInsecureHttp is written out', function () {
+    for (const idp of [
+      { ssoUrl: 'http://idp.example.com/sso' },
+      { sloUrl: 'http://idp.example.com/slo' },
+      { sloUrl: 'https://idp.example.com/slo', sloResponseUrl: 'http://idp.example.com/done' },
+      { acsUrl: 'http://sp.example.com/acs' },
+    ]) {
+      expectConfigInvalid(() => resolveSamlOptions(options({}, idp)));
+      resolveSamlOptions(options({ allowInsecureHttp: true }, idp));
+    }
+    const plainSp = { entityId: 'https://sp.example.com', baseUrl: 'http://sp.example.com' };
+    expectConfigInvalid(() => resolveSamlOptions(options({ sp: plainSp })));
+    // Loopback needs no TLS: the demo and test IdPs.
+    resolveSamlOptions(
+      options(
+        { sp: { entityId: 'https://sp.example.com', baseUrl: 'http://127.0.0.1:8080' } },
+        { ssoUrl: 'http://localhost:9000/sso', sloUrl: 'http://[::1]:9000/slo' },
+      ),
+    );
+  });
+
   it('fills every default', function () {
     const resolved = resolveSamlOptions(options());
     expect(resolved.id).to.equal('saml');

@@ -4,7 +4,12 @@
  *
  * @packageDocumentation
  */
-import { MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, normalizeUsername } from '@authbridge/core';
+import {
+  isLoopbackHost,
+  MAX_PASSWORD_LENGTH,
+  MAX_USERNAME_LENGTH,
+  normalizeUsername,
+} from '@authbridge/core';
 import { z } from 'zod';
 
 // `${ENV}` interpolation gives strings, so a number or a boolean set from the environment arrives
@@ -369,8 +374,8 @@ export const configSchema = z
         idps.add(idp.id);
       });
     });
-    // Plain http beyond this machine sends assertions (to our ACS) or passwords (to an IdP) in
-    // clear: allowed only when the config says so, as for REST and LDAP.
+    // Plain http beyond this machine sends assertions to our ACS in clear: allowed only when the
+    // config says so, as for REST and LDAP (a SAML backend checks its IdPs' URLs itself).
     const publicUrl = config.server.publicUrl;
     if (publicUrl !== undefined && insecureRemote(publicUrl) && !config.server.allowInsecureHttp) {
       ctx.addIssue({
@@ -379,21 +384,6 @@ export const configSchema = z
         message: 'must be https (or set server.allowInsecureHttp: true for plain http)',
       });
     }
-    config.backends.forEach((backend, index) => {
-      if (backend.type !== 'saml' || backend.allowInsecureHttp) return;
-      backend.idps.forEach((idp, i) => {
-        for (const key of ['ssoUrl', 'sloUrl'] as const) {
-          const url = idp[key];
-          if (url !== undefined && insecureRemote(url)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['backends', index, 'idps', i, key],
-              message: 'must be https (or set allowInsecureHttp: true on this backend)',
-            });
-          }
-        }
-      });
-    });
     // SAML endpoints are built from the configured public URL, never from the Host header.
     if (config.backends.some((b) => b.type === 'saml') && config.server.publicUrl === undefined) {
       ctx.addIssue({
@@ -416,9 +406,7 @@ function parseUrl(text: string): URL | undefined {
 /** Whether `text` is a plain-http URL to somewhere other than this machine. */
 function insecureRemote(text: string): boolean {
   const url = parseUrl(text);
-  if (url?.protocol !== 'http:') return false;
-  const host = url.hostname;
-  return !(host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
+  return url?.protocol === 'http:' && !isLoopbackHost(url.hostname);
 }
 
 /** The validated, fully-defaulted configuration. */

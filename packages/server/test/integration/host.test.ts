@@ -710,6 +710,13 @@ describe('authbridge CLI', function () {
     const short = await check('short.yaml', saml('    maxSessionMs: 1000\n'));
     expect(short.code).to.equal(2);
     expect(short.err).to.include('backends[0] (saml)').and.include('maxSessionMs');
+    // Plain http to an IdP beyond loopback, not written out: the backend's own check, by path.
+    const plain = await check(
+      'plain.yaml',
+      saml('').replace('https://idp.example.test/sso', 'http://idp.example.test/sso'),
+    );
+    expect(plain.code).to.equal(2);
+    expect(plain.err).to.include('backends[0] (saml)').and.include('ssoUrl must be https');
     const missing = await check('missing.yaml', saml('', join(dir, 'nowhere.pem')));
     expect(missing.code).to.equal(2);
     expect(missing.err).to.include('backends[0] (saml)').and.include('nowhere.pem');
