@@ -581,6 +581,18 @@ export class SamlBackend implements AuthBackend<SamlCredentials, SamlUser> {
     });
   }
 
+  /**
+   * The IdPs with a Single Logout URL that this SP cannot use: logout messages must be signed
+   * (SAML Profiles §4.4.4) and there is no SP signing key, so logout toward them stays local. For
+   * a start-up warning.
+   */
+  idpsWithoutSlo(): readonly string[] {
+    if (this.#canSign()) return [];
+    return [...this.#options.idps.values()]
+      .filter((idp) => idp.sloUrl !== undefined)
+      .map((idp) => idp.id);
+  }
+
   /** The IdPs, for a chooser page. */
   listIdps(): readonly IdpChoice[] {
     return this.#registry.list();

@@ -85,18 +85,6 @@ export async function createApp(
       'publicUrl is https but trustProxy is off: cookies will not be marked Secure and no HSTS is sent; set server.trustProxy to the number of proxies in front',
     );
   }
-  // Logout messages must be signed (SAML Profiles §4.4.4): without an SP key, an IdP's sloUrl is
-  // never used — say so once rather than let logout quietly stay local.
-  for (const backend of config.backends) {
-    if (backend.type !== 'saml' || backend.sp.signingKeyFile !== undefined) continue;
-    const withSlo = backend.idps.filter((idp) => idp.sloUrl !== undefined).map((idp) => idp.id);
-    if (withSlo.length > 0) {
-      logger.warn(
-        { backend: backend.id, idps: withSlo },
-        'SAML Single Logout is off for IdPs with an sloUrl: sp.signingKeyFile is not set (logout messages must be signed); logout stays local',
-      );
-    }
-  }
   const memory = config.stores.kind === 'memory';
   // Nothing stays open when the app cannot be assembled: what was opened is closed again (a
   // backend that fails to build closes the ones built before it itself).
@@ -131,6 +119,17 @@ export async function createApp(
     app.silent = true; // errors are logged by edge(), with request ids
 
     const samlBackends = backends.filter((b): b is SamlBackend => b instanceof SamlBackend);
+    // Without an SP signing key an IdP's sloUrl is never used (logout messages must be signed):
+    // say so once rather than let logout quietly stay local.
+    for (const backend of samlBackends) {
+      const idps = backend.idpsWithoutSlo();
+      if (idps.length > 0) {
+        logger.warn(
+          { backend: backend.id, idps },
+          'SAML Single Logout is off for IdPs with an sloUrl: the SP has no signing key (logout messages must be signed); logout stays local',
+        );
+      }
+    }
     const samlIdps = samlBackends.flatMap((b) =>
       b.listIdps().map((i) => ({ id: i.id, displayName: i.displayName })),
     );
