@@ -392,27 +392,26 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     deadline: Deadline,
     policy?: PasswordPolicyControl,
   ): Promise<{ conn: LdapConnection; refused: RefusedBind | undefined }> {
-    // An object, not a variable: it is written inside the callback, where narrowing cannot see.
-    const answer: { refused?: RefusedBind } = {};
-    const conn = await openConnection(
+    const { conn, bound } = await openConnection(
       this.#o,
       this.#servers,
       deadline,
       (ms) => new Deadline(ms),
-      async (c) => {
+      async (c): Promise<RefusedBind | undefined> => {
         try {
           await c.client.bind(dn, password, policy);
+          return undefined;
         } catch (error) {
           const outcome = classifyBindError(error, policy?.value, c.server.url);
           // Raw, for openConnection to judge: a transport failure moves on to the next server,
           // an LDAP result (referral, strongerAuthRequired...) is the server's answer and ends
           // the failover — it would say the same to everyone, and must not demote it.
           if (outcome.kind === 'error') throw error;
-          answer.refused = outcome;
+          return outcome;
         }
       },
     );
-    return { conn, refused: answer.refused };
+    return { conn, refused: bound };
   }
 
   async #finish(

@@ -189,52 +189,53 @@ export class LdapConnection {
 
 /**
  * Opens a connection to the first server that answers, in failover order, within `deadline`, and
- * runs `bind` on it (the service bind, or a user's bind).
+ * runs `bind` on it (the service bind, a user's bind, or nothing): the connection comes back with
+ * what `bind` resolved to (a user's bind reports a refusal that way).
  *
  * Each server gets at most `connectTimeoutMs` to accept the connection (and StartTLS), and as
  * much again to answer the bind, so one dead server cannot eat the whole budget; the last server
  * to try gets whatever is left for its bind. A server that fails either step for availability
  * reasons — refused, reset, silent (a hung directory behind a load balancer or TLS terminator
  * takes the connection and never answers) — is marked failed and the next one is tried within
- * the same deadline. An LDAP result to the bind (a refused service bind) ends the failover: it is
- * a configuration problem, not the server's.
+ * the same deadline, as is one that answers busy or unavailable. Any other LDAP result thrown by
+ * `bind` (a refused service bind) ends the failover: it is the server's answer, not its failure.
  *
  * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when no server answers in time,
  * or BACKEND_UNAVAILABLE for an LDAP result to the bind.
  */
-export async function openConnection(
+export async function openConnection<T>(
   options: ResolvedLdapOptions,
   servers: ServerSet,
   deadline: Deadline,
   makeAttemptDeadline: (ms: number) => Deadline,
-  bind?: (conn: LdapConnection) => Promise<void>,
-): Promise<LdapConnection> {
+  bind: (conn: LdapConnection) => Promise<T>,
+): Promise<{ conn: LdapConnection; bound: T }> {
   let last: AuthBridgeError | undefined;
   const order = servers.order();
   for (const [i, server] of order.entries()) {
     const left = deadline.remaining();
     if (left <= 0) break;
-    let conn: LdapConnection | undefined;
+    let opened: LdapConnection | undefined;
     try {
-      conn = await LdapConnection.open(
+      const conn = await LdapConnection.open(
         server,
         options,
         makeAttemptDeadline(Math.min(left, options.connectTimeoutMs)),
       );
-      if (bind !== undefined) {
-        const open = conn;
-        const lastServer = i === order.length - 1;
-        const budget = deadline.remaining();
-        await makeAttemptDeadline(lastServer ? budget : Math.min(budget, options.connectTimeoutMs))
-          // Destroying the socket ends the stuck bind; an answer after that is never read.
-          .run(bind(open), 'bind', () => {
-            open.destroy();
-          });
-      }
+      opened = conn;
+      const lastServer = i === order.length - 1;
+      const budget = deadline.remaining();
+      const bound = await makeAttemptDeadline(
+        lastServer ? budget : Math.min(budget, options.connectTimeoutMs),
+      )
+        // Destroying the socket ends the stuck bind; an answer after that is never read.
+        .run(bind(conn), 'bind', () => {
+          conn.destroy();
+        });
       servers.markOk(server);
-      return conn;
+      return { conn, bound };
     } catch (error) {
-      conn?.destroy();
+      opened?.destroy();
       if (!isConnectionError(error)) throw toBackendError(error, server.url);
       last = toBackendError(error, server.url);
       servers.markFailed(server);

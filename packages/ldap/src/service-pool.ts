@@ -185,17 +185,16 @@ export class ServicePool {
     const bind = this.#options.bind;
     // A refused service bind is a configuration or directory problem, never a user's fault:
     // openConnection reports it as an outage.
-    return openConnection(
+    const { conn } = await openConnection(
       this.#options,
       this.#servers,
       budget,
       (ms) => new Deadline(ms),
-      bind === undefined
-        ? undefined
-        : async (conn) => {
-            await conn.client.bind(bind.dn, bind.password);
-          },
+      async (c) => {
+        if (bind !== undefined) await c.client.bind(bind.dn, bind.password);
+      },
     );
+    return conn;
   }
 
   #discard(slot: Slot, conn: LdapConnection): void {
