@@ -234,23 +234,31 @@ export function sessions(options: SessionOptions): Middleware<SessionState> {
     } catch (error) {
       // An error without an HTTP status is a 500.
       const thrown = (error as { status?: unknown }).status;
+      // An error answer made from the session (a 403 for this user, a 404 only they get) varies
+      // by cookie too; errorHandler keeps headers already set (Koa's own onerror drops them).
+      varyByCookie(ctx, session);
       if (session.changed)
         await commit(ctx, session, typeof thrown === 'number' ? thrown : 500, cookie !== undefined);
       throw error;
     }
-    // An answer made from the session differs per cookie: a shared cache must not hand one
-    // visitor's page (or CSRF token) to another, whatever Cache-Control the route chose.
-    // Straight on the Node response when nothing else varies (the usual case): Koa's vary() parses
-    // and rebuilds the header on every session request.
-    // Not once the route has answered on the Node response itself (streamed, proxied).
-    if (session.accessed && !ctx.res.headersSent) {
-      if (ctx.res.hasHeader('vary')) ctx.vary('Cookie');
-      else ctx.res.setHeader('Vary', 'Cookie');
-    }
+    varyByCookie(ctx, session);
     // Checked here rather than in commit(): most requests change nothing, and an async call that
     // returns at once still costs a promise and a turn of the microtask queue.
     if (session.changed) await commit(ctx, session, status, cookie !== undefined);
   };
+
+  /**
+   * An answer made from the session differs per cookie: a shared cache must not hand one
+   * visitor's page (or CSRF token) to another, whatever Cache-Control the route chose. Not once
+   * the route has answered on the Node response itself (streamed, proxied).
+   */
+  function varyByCookie(ctx: Context, session: Session): void {
+    if (!session.accessed || ctx.res.headersSent) return;
+    // Straight on the Node response when nothing else varies (the usual case): Koa's vary()
+    // parses and rebuilds the header on every session request.
+    if (ctx.res.hasHeader('vary')) ctx.vary('Cookie');
+    else ctx.res.setHeader('Vary', 'Cookie');
+  }
 
   /**
    * Ends a request that changed its session. A request that failed on the server side saves

@@ -325,6 +325,10 @@ describe('@authbridge/koa over HTTP', function () {
     await loginAs(agent, 'alice', 'alice-pw');
     const me = await agent.get('/me').expect(200);
     expect(me.headers['vary']).to.match(/\bCookie\b/i);
+    // Refusals made from the session vary by it as well: bob's 403 is not everyone's answer.
+    const bob = request.agent(h.app.callback());
+    await loginAs(bob, 'bob', 'bob-pw');
+    expect((await bob.get('/wiki/edit').expect(403)).headers['vary']).to.match(/\bCookie\b/i);
     const page = await request(h.app.callback()).get('/csrf').expect(200);
     expect(page.headers['vary']).to.match(/\bCookie\b/i);
     // Added to what the route varies on already, not in its place.
