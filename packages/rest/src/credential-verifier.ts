@@ -27,8 +27,9 @@ export interface CredentialVerifier {
   verify(credential: CheckedCredential, deadline: Deadline): Promise<Verdict>;
   /**
    * Asks the upstream a question with a harmless answer, for readiness: resolves when it
-   * answered, rejects with BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when not. Absent for modes that
-   * have no such question (a JWT needs no call; a password service must not see made-up logins).
+   * answered, rejects with BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when not. Absent (or a no-op) for
+   * modes that have no such question (a JWT without revocation needs no call; a password service
+   * must not see made-up logins).
    */
   probe?(deadline: Deadline): Promise<void>;
   /** Releases connection pools. Idempotent. */

@@ -67,6 +67,14 @@ export class JwtVerifier implements CredentialVerifier {
     return active ? checked : { ok: false, reason: 'revoked (introspection: inactive)' };
   }
 
+  /**
+   * Readiness of what a check calls: with revocation, the introspection endpoint is asked about a
+   * random token. The key set is not fetched here; its breaker speaks for it.
+   */
+  async probe(deadline: Deadline): Promise<void> {
+    await this.#s.revocation?.probe(deadline);
+  }
+
   close(): void {
     this.#s.revocation?.close();
   }

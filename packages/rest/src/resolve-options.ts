@@ -64,8 +64,11 @@ export interface ResolvedOptions {
   readonly verifier: CredentialVerifier;
   readonly acceptsTokens: boolean;
   readonly acceptsPasswords: boolean;
-  /** The main upstream's breaker (introspection / REST endpoint / JWKS), if any. */
-  readonly breaker: CircuitBreaker | undefined;
+  /**
+   * The breakers of every upstream a check depends on (introspection / REST endpoint, or the JWKS
+   * and the revocation endpoint); empty with `circuitBreaker: false`.
+   */
+  readonly breakers: readonly CircuitBreaker[];
   readonly deadlineMs: number;
   readonly cache: ResolvedCache | undefined;
   readonly provisioning: {
@@ -199,7 +202,7 @@ export function resolveOptions(options: RestTokenBackendOptions): ResolvedOption
     verifier: built.verifier,
     acceptsTokens: built.acceptsTokens,
     acceptsPasswords: built.acceptsPasswords,
-    breaker: built.breaker,
+    breakers: built.breakers,
     deadlineMs,
     cache: resolveCache(options.cache, 'cache', 60_000, 10_000),
     provisioning: Object.freeze({
@@ -227,7 +230,7 @@ interface ModeParts {
   readonly verifier: CredentialVerifier;
   readonly acceptsTokens: boolean;
   readonly acceptsPasswords: boolean;
-  readonly breaker: CircuitBreaker | undefined;
+  readonly breakers: readonly CircuitBreaker[];
 }
 
 function introspectionMode(mode: IntrospectionModeOptions, common: Common): ModeParts {
@@ -259,7 +262,13 @@ function introspectionMode(mode: IntrospectionModeOptions, common: Common): Mode
     common,
     'mode',
   );
-  return { issuer, verifier, acceptsTokens: true, acceptsPasswords: false, breaker };
+  return {
+    issuer,
+    verifier,
+    acceptsTokens: true,
+    acceptsPasswords: false,
+    breakers: present(breaker),
+  };
 }
 
 function introspector(
@@ -353,6 +362,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
     ignoreCnf: common.ignoreCnf,
   });
   let revocation: IntrospectionVerifier | undefined;
+  let revocationBreaker: CircuitBreaker | undefined;
   if (mode.revocation !== undefined) {
     const r = mode.revocation;
     if (typeof (r as unknown) !== 'object' || (r as unknown) === null)
@@ -368,7 +378,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
       // The token's own claims were checked (cnf included) before this "still active?" call.
       ignoreCnf: true,
     });
-    revocation = introspector(
+    ({ verifier: revocation, breaker: revocationBreaker } = introspector(
       httpUrl(r.endpoint, 'mode.revocation.endpoint', common),
       r.clientAuth,
       r.tokenTypeHint,
@@ -376,7 +386,7 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
       revocationPolicy,
       common,
       'mode.revocation',
-    ).verifier;
+    ));
   }
   const verifier = new JwtVerifier({
     keys,
@@ -387,7 +397,14 @@ function jwtMode(mode: JwtModeOptions, common: Common): ModeParts {
     clock: common.clock,
     revocation,
   });
-  return { issuer, verifier, acceptsTokens: true, acceptsPasswords: false, breaker };
+  // A check fails when either upstream does, so both breakers count for health and stats.
+  return {
+    issuer,
+    verifier,
+    acceptsTokens: true,
+    acceptsPasswords: false,
+    breakers: present(breaker, revocationBreaker),
+  };
 }
 
 function restMode(mode: RestApiModeOptions, common: Common): ModeParts {
@@ -491,7 +508,7 @@ function restMode(mode: RestApiModeOptions, common: Common): ModeParts {
     verifier,
     acceptsTokens: token !== null,
     acceptsPasswords: password !== null,
-    breaker,
+    breakers: present(breaker),
   };
 }
 
@@ -614,6 +631,11 @@ function makeBreaker(label: string, common: Common): CircuitBreaker | undefined 
   return common.breakerOptions === undefined
     ? undefined
     : new CircuitBreaker(label, common.breakerOptions, common.clock, common.logger);
+}
+
+// The breakers that exist (none when `circuitBreaker: false`).
+function present(...breakers: (CircuitBreaker | undefined)[]): readonly CircuitBreaker[] {
+  return Object.freeze(breakers.filter((b) => b !== undefined));
 }
 
 function makeClient(

@@ -16,7 +16,7 @@ import {
   type StoredUser,
   type User,
 } from '@authbridge/core';
-import type { CircuitState } from './circuit-breaker.js';
+import type { CircuitBreaker, CircuitState } from './circuit-breaker.js';
 import type { CheckedCredential } from './credential-verifier.js';
 import { Deadline } from './deadline.js';
 import { LruTtlCache } from './lru-ttl-cache.js';
@@ -78,7 +78,10 @@ export interface RestBackendStats {
   readonly failOpen: number;
   /** Entries in the verdict cache. */
   readonly cacheSize: number;
-  /** The main upstream's circuit, when there is a breaker. */
+  /**
+   * The mode's circuit, when there are breakers: the worst state among the upstreams a check
+   * depends on (open, then half-open, then closed), e.g. the JWKS and the revocation endpoint.
+   */
   readonly circuit: CircuitState | undefined;
 }
 
@@ -298,21 +301,22 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     return {
       ...this.#stats,
       cacheSize: this.#cache?.size ?? 0,
-      circuit: this.#o.breaker?.state,
+      circuit: worstCircuit(this.#o.breakers),
     };
   }
 
   /**
-   * Readiness: whether the token service answers. Introspection is asked about a random token
-   * (a working server says `active: false`); every mode counts as down while its circuit is open
-   * (the upstream failed the last calls). For JWTs that is the key set's fetch, and an in-house
-   * REST service is not sent made-up credentials, so for those modes only the breaker speaks.
+   * Readiness: whether the token service answers. Introspection (and a JWT mode's revocation
+   * endpoint) is asked about a random token (a working server says `active: false`); every mode
+   * counts as down while a circuit it depends on is open (that upstream failed the last calls).
+   * The key set is not fetched, and an in-house REST service is not sent made-up credentials, so
+   * for those only the breaker speaks.
    *
    * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT; CLOSED after `close()`.
    */
   async healthCheck(): Promise<void> {
     if (this.#closed) throw new AuthBridgeError('CLOSED');
-    if (this.#o.breaker?.state === 'open') {
+    if (this.#o.breakers.some((b) => b.state === 'open')) {
       throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
         detail: `${this.id}: circuit open`,
       });
@@ -462,6 +466,21 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
       return undefined;
     return user;
   }
+}
+
+const CIRCUIT_SEVERITY: Readonly<Record<CircuitState, number>> = {
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+};
+
+// The state that says the most about whether checks can pass: one open circuit fails them all.
+function worstCircuit(breakers: readonly CircuitBreaker[]): CircuitState | undefined {
+  let worst: CircuitState | undefined;
+  for (const { state } of breakers) {
+    if (worst === undefined || CIRCUIT_SEVERITY[state] > CIRCUIT_SEVERITY[worst]) worst = state;
+  }
+  return worst;
 }
 
 function restUser(

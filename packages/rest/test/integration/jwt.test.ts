@@ -230,6 +230,39 @@ describe('JWT mode against oidc-provider', function () {
     expect(new URLSearchParams(sent.body).get('token')).to.equal(token);
     await backend.close();
   });
+
+  it('with revocation, is not ready while the introspection endpoint fails, and reports its circuit', async function () {
+    const backend = jwtBackend(
+      as,
+      {
+        revocation: {
+          endpoint: `${api.url}/introspect`,
+          clientAuth: { method: 'client_secret_basic', clientId: 'rs', clientSecret: 'rs-secret' },
+        },
+      },
+      { circuitBreaker: { failureThreshold: 2, openMs: 60_000 }, retry: false },
+    );
+    api.resetCounts();
+    try {
+      // A working endpoint says `active: false` about the probe's made-up token.
+      await backend.healthCheck();
+      const probe = new URLSearchParams(api.received.get('/introspect')!.at(-1)!.body);
+      expect(probe.get('token')).to.match(/^authbridge-readiness-/);
+      api.behaviour = { kind: 'status', status: 503 };
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+      const token = await as.mint('app-1', { resource: JWT_RESOURCE });
+      await expectRejection(backend.authenticate(undefined, { token }), 'BACKEND_UNAVAILABLE');
+      // The key set is fine; the revocation endpoint's breaker opened: that is the mode's state.
+      expect(backend.stats().circuit).to.equal('open');
+      api.behaviour = { kind: 'normal' };
+      const asked = api.received.get('/introspect')!.length;
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+      expect(api.received.get('/introspect')!.length, 'not asked while open').to.equal(asked);
+    } finally {
+      api.behaviour = { kind: 'normal' };
+      await backend.close();
+    }
+  });
 });
 
 describeBackendConformance<RestCredentials>({
