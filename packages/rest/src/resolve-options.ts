@@ -300,7 +300,7 @@ function introspector(
     applyClientAuth,
     tokenTypeHint: hint,
     policy,
-    upstream: makeClient(fetchImpl, breaker, common),
+    upstream: makeClient(fetchImpl, breaker, common, endpoint),
     clock: common.clock,
     close,
   });
@@ -500,7 +500,7 @@ function restMode(mode: RestApiModeOptions, common: Common): ModeParts {
     audience: mode.audience === undefined ? null : stringList(mode.audience, 'mode.audience'),
     clockToleranceSec: common.clockToleranceSec,
     hooks,
-    upstream: makeClient(common.fetch, breaker, common),
+    upstream: makeClient(common.fetch, breaker, common, url),
     clock: common.clock,
   });
   return {
@@ -598,7 +598,7 @@ function resolvePermissions(
           ? undefined
           : new LruTtlCache<PermissionDecision>(cache.maxEntries, common.clock),
       flights: new SingleFlight<PermissionDecision>(),
-      upstream: makeClient(common.fetch, breaker, common),
+      upstream: makeClient(common.fetch, breaker, common, url),
       clock: common.clock,
     });
   }
@@ -642,9 +642,11 @@ function makeClient(
   fetchImpl: FetchLike,
   breaker: CircuitBreaker | undefined,
   common: Common,
+  url: URL,
 ): UpstreamClient {
   return new UpstreamClient({
     fetch: fetchImpl,
+    label: upstreamLabel(url),
     breaker,
     retry: common.retry,
     maxResponseBytes: common.maxResponseBytes,

@@ -14,7 +14,6 @@ import {
   fromTransportError,
   isUpstreamFailure,
   oversizedResponse,
-  upstreamLabel,
 } from './map-upstream-error.js';
 
 /**
@@ -41,6 +40,12 @@ export interface UpstreamResponse {
 /** How {@link UpstreamClient} behaves. */
 export interface UpstreamClientSettings {
   readonly fetch: FetchLike;
+  /**
+   * The upstream's name in error details and logs: the configured URL's origin and path
+   * (`upstreamLabel`), never taken from a request, whose URL a hook may have built from the
+   * credential.
+   */
+  readonly label: string;
   /** Absent: no breaker (every call is attempted). */
   readonly breaker: CircuitBreaker | undefined;
   /** Retry once on a transport error or a 5xx, when the deadline leaves room. */
@@ -96,9 +101,11 @@ export class UpstreamClient {
     build: () => UpstreamRequest | Promise<UpstreamRequest>,
     deadline: Deadline,
   ): Promise<UpstreamResponse> {
+    // The configured URL's label, not the built request's: `hooks.request` may put the token in
+    // the path (GET /sessions/{token}), and this label goes into error details and warn logs.
+    const { label } = this.#settings;
     for (let attempt = 1; ; attempt += 1) {
       const request = await build();
-      const label = upstreamLabel(request.url);
       let failure;
       try {
         const response = await this.#settings.fetch(request.url, {

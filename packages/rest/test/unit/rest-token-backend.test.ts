@@ -1,4 +1,10 @@
-import { ANONYMOUS_USER, Authenticator, ManualClock, MemoryUserStore } from '@authbridge/core';
+import {
+  ANONYMOUS_USER,
+  type AuthBridgeError,
+  Authenticator,
+  ManualClock,
+  MemoryUserStore,
+} from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import {
   type FetchLike,
@@ -327,6 +333,38 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       expect(text).to.not.contain('rs-secret');
       expect(logger.records.length).to.be.greaterThan(0);
     }
+  });
+
+  it('never logs a token a request hook put into the URL: the upstream is named by its configured URL', async function () {
+    const secret = 'SECRET-TOKEN-VALUE-1234567890';
+    const { backend, logger, fetch } = setup(
+      {
+        mode: {
+          kind: 'rest',
+          issuer: 'sessions',
+          request: { url: 'https://sessions.test/sessions', method: 'GET' },
+          response: { subject: 'id' },
+          hooks: {
+            // GET /sessions/{token}: the hook's URL carries the credential.
+            request: (req, c) => ({
+              ...req,
+              url: new URL(`${req.url.href}/${c.kind === 'token' ? c.token : ''}`),
+            }),
+          },
+        },
+      },
+      () => ({ status: 500 }),
+    );
+    const error = await expectRejection(
+      backend.authenticate(undefined, { token: secret }),
+      'BACKEND_UNAVAILABLE',
+    );
+    expect(fetch.calls[0]!.url).to.contain(secret);
+    expect(logger.records.some((r) => r.event === 'rest.upstream_failed')).to.equal(true);
+    expect(logger.text()).to.not.contain(secret);
+    const { detail } = error as AuthBridgeError;
+    expect(detail).to.contain('https://sessions.test/sessions');
+    expect(detail).to.not.contain(secret);
   });
 
   describe('permissions', function () {

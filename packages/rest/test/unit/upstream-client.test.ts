@@ -21,6 +21,7 @@ function client(script: (call: number) => Script, breaker?: CircuitBreaker) {
     fetch,
     upstream: new UpstreamClient({
       fetch,
+      label: 'http://as.test/introspect',
       breaker,
       retry: true,
       maxResponseBytes: 1024,
