@@ -128,6 +128,8 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
   // A KeyObject, not a Buffer: createHmac re-imports a Buffer key on every call (~6x slower).
   readonly #passwordKey = createSecretKey(randomBytes(32));
   #closed = false;
+  // Aborted by close(): every check's deadline follows it, so requests in flight stop at once.
+  readonly #closing = new AbortController();
   #stats = {
     cacheHits: 0,
     cacheMisses: 0,
@@ -172,7 +174,8 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
    *
    * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when the upstream fails (not
    * with `dangerouslyFailOpen`); IDENTITY_CONFLICT or STORE_UNAVAILABLE from the user store;
-   * CLOSED after `close()`. PermissionDenied from a response hook is a veto.
+   * CLOSED after `close()`, also when `close()` came while the check ran. PermissionDenied from a
+   * response hook is a veto.
    */
   async authenticate(_request: unknown, credentials: RestCredentials): Promise<RestUser | null> {
     if (this.#closed) throw new AuthBridgeError('CLOSED');
@@ -193,10 +196,14 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
         : { kind: 'password', username, password };
     const flight = this.#flights.run(key, (isCurrent) => this.#verify(key, credential, isCurrent));
     if (flight.shared) this.#stats.coalesced += 1;
+    let verdict: Verdict;
     try {
-      const verdict = await flight.promise;
-      return verdict.kind === 'valid' ? verdict.user : null;
+      verdict = await flight.promise;
     } catch (error) {
+      // close() came while the check ran: whatever stopped it, the answer is CLOSED, not
+      // fail-open. (The signal, not #closed: TypeScript keeps #closed narrowed across the await.)
+      if (this.#closing.signal.aborted)
+        throw new AuthBridgeError('CLOSED', undefined, { cause: error });
       if (this.#o.failOpen && isUpstreamFailure(error)) {
         this.#stats.failOpen += 1;
         this.#o.logger.warn('rest.fail_open', {
@@ -209,6 +216,10 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
       }
       throw error;
     }
+    // An answer that arrived after close() (an upstream or fetch that ignored the abort) is not
+    // handed out.
+    if (this.#closing.signal.aborted) throw new AuthBridgeError('CLOSED');
+    return verdict.kind === 'valid' ? verdict.user : null;
   }
 
   /**
@@ -321,12 +332,18 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
         detail: `${this.id}: circuit open`,
       });
     }
-    await this.#o.verifier.probe?.(new Deadline(this.#o.deadlineMs));
+    await this.#o.verifier.probe?.(new Deadline(this.#o.deadlineMs, this.#closing.signal));
   }
 
+  /**
+   * Stops the backend: checks in flight are aborted (their requests cancelled) and reject with
+   * CLOSED, as does every later call; caches are dropped and connection pools released.
+   * Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort(new AuthBridgeError('CLOSED'));
     this.#cache?.clear();
     this.#flights.forget();
     this.#o.remotePermissions?.clear();
@@ -367,7 +384,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     this.#stats.upstreamChecks += 1;
     let verdict: Verdict;
     let expiresAt: number | undefined;
-    const deadline = new Deadline(this.#o.deadlineMs);
+    const deadline = new Deadline(this.#o.deadlineMs, this.#closing.signal);
     try {
       const result = await this.#o.verifier.verify(credential, deadline);
       if (!result.ok) {
@@ -383,7 +400,8 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
         expiresAt = result.principal.expiresAt;
       }
     } catch (error) {
-      if (isUpstreamFailure(error)) {
+      // A failure caused by close() aborting the check says nothing about the upstream.
+      if (isUpstreamFailure(error) && !this.#closed) {
         this.#stats.upstreamFailures += 1;
         this.#o.logger.warn('rest.upstream_failed', {
           backend: this.id,

@@ -316,6 +316,45 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       await backend.close();
       await expectRejection(backend.authenticate(undefined, { token: 'good-1' }), 'CLOSED');
     });
+
+    it('close() stops a check in flight: its request is aborted and it rejects with CLOSED', async function () {
+      let reached!: () => void;
+      const upstreamAsked = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const { backend, fetch } = setup({ dangerouslyFailOpen: true }, () => {
+        reached();
+        return { hang: true };
+      });
+      const pending = backend.authenticate(undefined, { token: 'good-1' });
+      await upstreamAsked;
+      await backend.close();
+      // Aborted by close(), not by the 2 s deadline: the connection is released now.
+      expect(fetch.calls[0]!.init.signal!.aborted).to.equal(true);
+      // CLOSED even with fail-open: the backend is gone, not the upstream.
+      await expectRejection(pending, 'CLOSED');
+      await backend.close();
+    });
+
+    it('a check whose answer arrives after close() hands out no user', async function () {
+      // A fetch that ignores the abort signal and answers when told to.
+      let answer!: (response: Response) => void;
+      let reached!: () => void;
+      const upstreamAsked = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const fetch: FetchLike = () =>
+        new Promise<Response>((resolve) => {
+          answer = resolve;
+          reached();
+        });
+      const { backend } = setup({ fetch });
+      const pending = backend.authenticate(undefined, { token: 'good-1' });
+      await upstreamAsked;
+      await backend.close();
+      answer(Response.json({ active: true, sub: 'good-1', aud: AUD, exp: T0 / 1000 + 300 }));
+      await expectRejection(pending, 'CLOSED');
+    });
   });
 
   it('never logs a token, only a hash prefix', async function () {
