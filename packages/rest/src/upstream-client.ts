@@ -152,9 +152,13 @@ export class UpstreamClient {
   }
 }
 
+// Drops one leading byte order mark (ignoreBOM is false by default), as fetch's text() and json()
+// do; Buffer's toString keeps it, and JSON.parse refuses it. RFC 8259 §8.1 allows ignoring it.
+const UTF8 = new TextDecoder('utf-8');
+
 /**
- * Reads the body as UTF-8 text, refusing more than `limit` bytes: an upstream (or something
- * impersonating it) must not be able to make us buffer gigabytes.
+ * Reads the body as UTF-8 text (without a leading byte order mark), refusing more than `limit`
+ * bytes: an upstream (or something impersonating it) must not be able to make us buffer gigabytes.
  *
  * @throws {AuthBridgeError} BACKEND_UNAVAILABLE past the limit.
  */
@@ -181,5 +185,5 @@ export async function readBody(response: Response, limit: number, label: string)
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return UTF8.decode(Buffer.concat(chunks));
 }

@@ -94,6 +94,14 @@ describe('introspection mode against a misbehaving endpoint', function () {
     await unreachable.close();
   });
 
+  it('reads an answer that starts with a UTF-8 byte order mark, as fetch().json() does', async function () {
+    // RFC 8259 §8.1: a parser may ignore the BOM; some servers send one.
+    answer('t-bom', `\uFEFF${JSON.stringify(good())}`);
+    const b = backend();
+    expect((await b.authenticate(undefined, { token: 't-bom' }))?.subject).to.equal('user-1');
+    await b.close();
+  });
+
   it('does not accept "active": "true" as a string: a broken server, fail closed', async function () {
     answer('t-string', good({ active: 'true' }));
     await expectRejection(
