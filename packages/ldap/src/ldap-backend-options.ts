@@ -81,7 +81,10 @@ export interface LdapUserFlagsByGroup {
 export interface LdapCacheOptions {
   /** Username → DN. A moved or deleted entry is noticed at most this late. Default 0. */
   readonly dnTtlMs?: number;
-  /** DN → groups. A membership change takes effect at most this late. Default 0. */
+  /**
+   * (entry id, DN) → groups. A membership change takes effect at most this late; a new person at a
+   * reused DN (another id) is looked up afresh. Default 0.
+   */
   readonly groupTtlMs?: number;
   /**
    * Username+password → user, as an HMAC with a per-process random key. A changed password, a

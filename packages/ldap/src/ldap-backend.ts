@@ -120,6 +120,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   readonly #ownsStore: boolean;
   // Username → DN only: the entry itself (groups, id, profile) is read at every login.
   readonly #dnCache: TtlCache<string, string>;
+  // (entry id, DN) → groups.
   readonly #groupCache: TtlCache<string, Map<string, string>>;
   readonly #credentials: CredentialCache<LoginResult>;
   readonly #userAttributes: string[];
@@ -421,9 +422,23 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   ): Promise<LoginResult> {
     const o = this.#o;
     const entry = found.entry;
+    const rawId = values(entry, o.idAttribute)[0];
+    if (rawId === undefined) {
+      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
+        detail: `entry has no ${o.idAttribute}: check idAttribute`,
+      });
+    }
+    const subject =
+      typeof rawId === 'string'
+        ? rawId
+        : o.idFormat === 'guid'
+          ? formatGuid(rawId)
+          : rawId.toString('utf8');
     let groupDns = new Map<string, string>();
     if (o.groups !== undefined) {
-      const key = normalizeDn(found.dn);
+      // The entry's id as well as its DN: a DN is reused (someone leaves, someone new gets the same
+      // uid), and the newcomer must not inherit the groups cached for the one who left.
+      const key = JSON.stringify([subject, normalizeDn(found.dn)]);
       const cached = this.#groupCache.get(key);
       if (cached !== undefined) {
         groupDns = cached;
@@ -479,18 +494,6 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     const isActive = flag(o.userFlags.isActive);
     if (isActive === false && !o.allowInactive) return { kind: 'fail', reason: 'inactive' };
 
-    const rawId = values(entry, o.idAttribute)[0];
-    if (rawId === undefined) {
-      throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
-        detail: `entry has no ${o.idAttribute}: check idAttribute`,
-      });
-    }
-    const subject =
-      typeof rawId === 'string'
-        ? rawId
-        : o.idFormat === 'guid'
-          ? formatGuid(rawId)
-          : rawId.toString('utf8');
     const username = firstString(entry, o.usernameAttribute);
     if (username === undefined) {
       throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {

@@ -230,6 +230,56 @@ describe('LdapBackend caches (slapd)', function () {
         await client.unbind();
       }
     });
+
+    it('keys the groups by entry id and DN: a new person at a reused DN gets none of the old groups', async function () {
+      const store = new MemoryUserStore();
+      const { backend } = make({
+        store,
+        groups: { base: GROUPS, strategies: ['member'] },
+        groupPermissions: { admins: ['app.manage'] },
+        cache: { groupTtlMs: 3_600_000 },
+      });
+      const dn = `uid=reused,${PEOPLE}`;
+      const person = (password: string): Record<string, string> => ({
+        objectClass: 'inetOrgPerson',
+        uid: 'reused',
+        cn: 'reused',
+        sn: 'reused',
+        userPassword: password,
+      });
+      const client = await admin(server);
+      try {
+        await client.add(dn, person('old-password'));
+        await client.modify(
+          `cn=admins,${GROUPS}`,
+          new Change({
+            operation: 'add',
+            modification: new Attribute({ type: 'member', values: [dn] }),
+          }),
+        );
+        const old = await backend.authenticate(undefined, {
+          username: 'reused',
+          password: 'old-password',
+        });
+        expect(old?.groups).to.include('admins');
+        // The person leaves (refint drops them from admins), their local account is removed, and
+        // someone new is given the same DN, in no group.
+        await client.del(dn);
+        await store.delete(old!.id);
+        await client.add(dn, person('new-password'));
+        const newcomer = await backend.authenticate(undefined, {
+          username: 'reused',
+          password: 'new-password',
+        });
+        expect(newcomer).to.not.equal(null);
+        expect(newcomer?.id).to.not.equal(old?.id);
+        expect(newcomer?.groups).to.deep.equal([]);
+        expect(await backend.hasPerm(newcomer!, 'app.manage')).to.equal(false);
+      } finally {
+        await client.del(dn).catch(() => undefined);
+        await client.unbind();
+      }
+    });
   });
 
   describe('paged group searches', function () {
