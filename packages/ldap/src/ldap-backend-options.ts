@@ -79,7 +79,12 @@ export interface LdapUserFlagsByGroup {
 
 /** Caches; every one is off (TTL 0) by default. Each TTL is also the revocation delay. */
 export interface LdapCacheOptions {
-  /** Username → DN. A moved or deleted entry is noticed at most this late. Default 0. */
+  /**
+   * Username → DN. The entry at that DN is still read at every login and must still match the
+   * login name and `userSearch.filter`. What it can delay: a moved entry (costs one failed login,
+   * which evicts), and a second entry with the same login name (the search would refuse both as
+   * ambiguous), for up to this long. Default 0.
+   */
   readonly dnTtlMs?: number;
   /**
    * (entry id, DN) → groups. A membership change takes effect at most this late; a new person at a

@@ -221,8 +221,11 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     let userDn: string;
     // The DN came from the cache: the entry is read after the bind.
     let cachedDn = false;
+    // Search flow: what the user's entry must match, whether its DN was searched for or cached.
+    let ownFilter: Filter | undefined;
     if (o.flow.kind === 'search') {
-      const lookup = await this.#findUser(username, deadline);
+      ownFilter = userFilter(o.usernameAttribute, username, o.flow.filter);
+      const lookup = await this.#findUser(username, ownFilter, deadline);
       if (lookup.kind === 'fail') {
         if (o.dummyBind) await this.#dummyBind(password, deadline);
         return lookup;
@@ -264,9 +267,11 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       }
       if (cachedDn) {
         // Only the DN was remembered: the entry (groups, id, profile) is read now, as the directory
-        // has it — a group removed, or another person at the same DN, shows at once.
+        // has it — a group removed, or another person at the same DN, shows at once. It must still
+        // match what the search matched (the login name and userSearch.filter): a renamed user, or
+        // one the filter now excludes, is unknown here as it would be to the search.
         const entries = await this.#pool.run(deadline, 'user read', (c) =>
-          this.#search(c, deadline, userDn, undefined, 'base'),
+          this.#search(c, deadline, userDn, ownFilter, 'base'),
         );
         const entry = entries[0];
         if (entry === undefined) {
@@ -306,6 +311,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
 
   async #findUser(
     username: string,
+    filter: Filter,
     deadline: Deadline,
   ): Promise<
     | { kind: 'found'; dn: string; found: FoundEntry | undefined }
@@ -315,7 +321,6 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     if (cached !== undefined) return { kind: 'found', dn: cached, found: undefined };
     const flow = this.#o.flow;
     if (flow.kind !== 'search') throw new AuthBridgeError('INTERNAL');
-    const filter = userFilter(this.#o.usernameAttribute, username, flow.filter);
     const perBase = await Promise.all(
       flow.bases.map((base) =>
         this.#pool.run(deadline, 'user search', (conn) =>

@@ -20,13 +20,22 @@ async function logCount(server: SlapdServer, needle: string): Promise<number> {
 const bindsOf = (server: SlapdServer, dn: string): Promise<number> =>
   logCount(server, `BIND dn="${dn}" method=`);
 
-/** Searches for the user `uid` (the user lookup, not the group lookups). */
-const userSearchesOf = (server: SlapdServer, uid: string): Promise<number> =>
-  logCount(server, `filter="(&(uid=${uid})(objectClass=inetOrgPerson))"`);
+/** Searches for the user `uid` under the people base (the user lookup, not a read by DN). */
+const userSearchesOf = (
+  server: SlapdServer,
+  uid: string,
+  filter = '(objectClass=inetOrgPerson)',
+): Promise<number> =>
+  logCount(server, `SRCH base="${PEOPLE}" scope=2 deref=0 filter="(&(uid=${uid})${filter})"`);
 
 /** Search requests (pages included) under the groups base. */
 const groupSearches = (server: SlapdServer): Promise<number> =>
   logCount(server, `SRCH base="${GROUPS}"`);
+
+/** An inetOrgPerson entry, for people added (and removed) by a test. */
+function person(uid: string, password: string): Record<string, string> {
+  return { objectClass: 'inetOrgPerson', uid, cn: uid, sn: uid, userPassword: password };
+}
 
 async function admin(server: SlapdServer): Promise<Client> {
   const client = new Client({ url: server.url });
@@ -197,6 +206,66 @@ describe('LdapBackend caches (slapd)', function () {
       const third = await backend.authenticate(undefined, alice);
       expect(third?.groups).to.not.include('dn-cache-probe');
     });
+
+    it('matches the cached entry against userSearch.filter: a user it now excludes is refused at once', async function () {
+      const group = `cn=dn-filter-probe,${GROUPS}`;
+      const dn = `uid=filtered,${PEOPLE}`;
+      const filter = `(&(objectClass=inetOrgPerson)(memberOf=${group}))`;
+      const filtered = { username: 'filtered', password: 'filtered-password' };
+      const { backend, logger } = make({
+        userSearch: { base: PEOPLE, filter },
+        cache: { dnTtlMs: 3_600_000 },
+      });
+      const uncached = make({ userSearch: { base: PEOPLE, filter } });
+      const client = await admin(server);
+      try {
+        await client.add(dn, person('filtered', filtered.password));
+        await client.add(group, { objectClass: 'groupOfNames', cn: 'dn-filter-probe', member: dn });
+        expect((await backend.authenticate(undefined, filtered))?.username).to.equal('filtered');
+        // The required group goes (the memberof overlay drops memberOf): the filter excludes them.
+        await client.del(group);
+        expect(await uncached.backend.authenticate(undefined, filtered)).to.equal(null);
+        expect(uncached.logger.lastReason()).to.equal('user-not-found');
+        // The cached DN says the same as the search, for the same (non-)reason.
+        expect(await backend.authenticate(undefined, filtered)).to.equal(null);
+        expect(logger.lastReason()).to.equal('user-not-found');
+        // And it was forgotten: back in the group, the next login searches again.
+        await client.add(group, { objectClass: 'groupOfNames', cn: 'dn-filter-probe', member: dn });
+        const searches = await userSearchesOf(server, 'filtered', filter);
+        expect((await backend.authenticate(undefined, filtered))?.username).to.equal('filtered');
+        expect(await userSearchesOf(server, 'filtered', filter)).to.equal(searches + 1);
+      } finally {
+        await client.del(group).catch(() => undefined);
+        await client.del(dn).catch(() => undefined);
+        await client.unbind();
+      }
+    });
+
+    it('matches the cached entry against the login name: after a rename the old name fails', async function () {
+      // The RDN is cn, so the login name (uid) changes and the DN does not.
+      const dn = `cn=Renamed Person,${PEOPLE}`;
+      const { backend, logger } = make({ cache: { dnTtlMs: 3_600_000 } });
+      const client = await admin(server);
+      try {
+        await client.add(dn, { ...person('renamed', 'renamed-password'), cn: 'Renamed Person' });
+        const old = { username: 'renamed', password: 'renamed-password' };
+        expect((await backend.authenticate(undefined, old))?.username).to.equal('renamed');
+        await client.modify(
+          dn,
+          new Change({
+            operation: 'replace',
+            modification: new Attribute({ type: 'uid', values: ['renamed2'] }),
+          }),
+        );
+        expect(await backend.authenticate(undefined, old)).to.equal(null);
+        expect(logger.lastReason()).to.equal('user-not-found');
+        const renamed = { username: 'renamed2', password: 'renamed-password' };
+        expect((await backend.authenticate(undefined, renamed))?.username).to.equal('renamed2');
+      } finally {
+        await client.del(dn).catch(() => undefined);
+        await client.unbind();
+      }
+    });
   });
 
   describe('group cache', function () {
@@ -240,16 +309,9 @@ describe('LdapBackend caches (slapd)', function () {
         cache: { groupTtlMs: 3_600_000 },
       });
       const dn = `uid=reused,${PEOPLE}`;
-      const person = (password: string): Record<string, string> => ({
-        objectClass: 'inetOrgPerson',
-        uid: 'reused',
-        cn: 'reused',
-        sn: 'reused',
-        userPassword: password,
-      });
       const client = await admin(server);
       try {
-        await client.add(dn, person('old-password'));
+        await client.add(dn, person('reused', 'old-password'));
         await client.modify(
           `cn=admins,${GROUPS}`,
           new Change({
@@ -266,7 +328,7 @@ describe('LdapBackend caches (slapd)', function () {
         // someone new is given the same DN, in no group.
         await client.del(dn);
         await store.delete(old!.id);
-        await client.add(dn, person('new-password'));
+        await client.add(dn, person('reused', 'new-password'));
         const newcomer = await backend.authenticate(undefined, {
           username: 'reused',
           password: 'new-password',
