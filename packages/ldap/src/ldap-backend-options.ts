@@ -9,7 +9,7 @@
 import { AuthBridgeError, type Clock, systemClock, type UserStore } from '@authbridge/core';
 import type { Filter } from 'ldapts';
 import type { ConnectionOptions } from 'node:tls';
-import { formatDn, normalizeDn, parseDn, tryNormalizeDn } from './dn.js';
+import { formatDn, isDnWithin, normalizeDn, parseDn, tryNormalizeDn } from './dn.js';
 import { parseConfigFilter } from './filters.js';
 import { type CompiledGroupQuery, compileGroupQuery, type GroupQuery } from './group-query.js';
 import { consoleLdapLogger, type LdapLogger } from './ldap-logger.js';
@@ -53,7 +53,11 @@ export interface LdapUserSearchOptions {
 
 /** Group lookup settings. */
 export interface LdapGroupOptions {
-  /** Where groups live (for member/uniqueMember/posix/inChain searches and nesting). */
+  /**
+   * Where groups live (for member/uniqueMember/posix/inChain searches and nesting). Without the
+   * `memberOf` strategy, every group DN in `requireGroup`, `denyGroup` and `userFlagsByGroup` must
+   * lie within one of these bases (CONFIG_INVALID otherwise): the searches would never find it.
+   */
   readonly base?: string | readonly string[];
   /** Strategies to use. Default from the preset. */
   readonly strategies?: readonly GroupStrategy[];
@@ -431,6 +435,13 @@ function resolveGroups(
   });
 }
 
+/** Every group DN a query names. */
+function queryDns(query: CompiledGroupQuery): string[] {
+  if (query.kind === 'dn') return [query.dn];
+  if (query.kind === 'not') return queryDns(query.term);
+  return query.terms.flatMap(queryDns);
+}
+
 /**
  * Checks and fills in {@link LdapBackendOptions}.
  *
@@ -511,7 +522,17 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
   const gated = (q: GroupQuery | undefined, name: string): CompiledGroupQuery | undefined => {
     if (q === undefined) return undefined;
     if (groups === undefined) fail(`${name} needs groups to be configured`);
-    return compileGroupQuery(q, name);
+    const compiled = compileGroupQuery(q, name);
+    // The search strategies find groups under groups.base only: a DN elsewhere would never match,
+    // and a deny (or a `not`) that never matches fails open. memberOf lists groups anywhere.
+    if (!groups.strategies.has('memberOf')) {
+      for (const dn of queryDns(compiled)) {
+        if (!groups.bases.some((base) => isDnWithin(dn, base))) {
+          fail(`${name}: ${dn} is outside groups.base, where the group strategies cannot find it`);
+        }
+      }
+    }
+    return compiled;
   };
   const flags = options.userFlagsByGroup ?? {};
   const groupPermissions = new Map<string, readonly string[]>();

@@ -513,7 +513,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     // Names (the user's groups, `groupPermissions`) only from groups inside `groups.base` when one
     // is set: memberOf lists groups anywhere in the directory, and a group of the same name in
     // another subtree (a delegated OU) must not grant what `admins` grants. DN-based gates above
-    // see every group.
+    // see every group found (a gate outside groups.base needs memberOf; see the options).
     const bases = o.groups?.bases ?? [];
     const named = [...groupDns.values()].filter(
       (dn) => bases.length === 0 || bases.some((base) => isDnWithin(dn, base)),

@@ -139,6 +139,39 @@ describe('resolveLdapOptions', function () {
     expect(o.groups?.maxDepth).to.equal(10);
   });
 
+  it('refuses a gate or flag DN outside every groups.base, unless memberOf finds it', function () {
+    // Search strategies look under groups.base only: such a DN never matches, and a deny or a
+    // `not` that never matches fails open.
+    const outside = 'cn=banned,ou=security,dc=org';
+    const inside = 'cn=staff,ou=groups,dc=org';
+    const gates: Partial<LdapBackendOptions>[] = [
+      { denyGroup: outside },
+      { denyGroup: { or: [inside, outside] } },
+      { requireGroup: { and: [inside, { not: outside }] } },
+      { requireGroup: outside },
+      { userFlagsByGroup: { isActive: { not: outside } } },
+      { userFlagsByGroup: { isSuperuser: outside } },
+    ];
+    for (const strategies of [['member'], ['uniqueMember'], ['posix'], ['inChain']] as const) {
+      const groups = { base: ['ou=other,dc=org', 'ou=groups,dc=org'], strategies };
+      for (const gate of gates) {
+        expect(codeOf({ ...base, groups, ...gate }), JSON.stringify([strategies, gate])).to.equal(
+          'CONFIG_INVALID',
+        );
+      }
+      expect(codeOf({ ...base, groups, denyGroup: { not: inside } })).to.equal('resolved');
+    }
+    // memberOf lists the user's groups wherever they are.
+    for (const groups of [
+      { strategies: ['memberOf'] as const },
+      { base: 'ou=groups,dc=org', strategies: ['memberOf', 'member'] as const },
+    ]) {
+      for (const gate of gates) {
+        expect(codeOf({ ...base, groups, ...gate }), JSON.stringify(gate)).to.equal('resolved');
+      }
+    }
+  });
+
   it('derives the issuer from a DN template', function () {
     const o = resolveLdapOptions({
       url: base.url,
