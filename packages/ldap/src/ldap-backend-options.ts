@@ -9,7 +9,7 @@
 import { AuthBridgeError, type Clock, systemClock, type UserStore } from '@authbridge/core';
 import type { Filter } from 'ldapts';
 import type { ConnectionOptions } from 'node:tls';
-import { formatDn, isDnWithin, normalizeDn, parseDn, tryNormalizeDn } from './dn.js';
+import { isDnWithin, tryNormalizeDn } from './dn.js';
 import { parseConfigFilter } from './filters.js';
 import { type CompiledGroupQuery, compileGroupQuery, type GroupQuery } from './group-query.js';
 import { consoleLdapLogger, type LdapLogger } from './ldap-logger.js';
@@ -167,7 +167,14 @@ export interface LdapBackendOptions {
   readonly noNewUsers?: boolean;
   /** Rewrite the local profile from the directory on every login. Default `always`. */
   readonly updateUsers?: 'always' | 'never';
-  /** The issuer recorded with identities. Default: the first user search base or template parent. */
+  /**
+   * The issuer recorded in each user's identity link (backend id, issuer, subject). Default `ldap`,
+   * a constant: the link already names the backend, and the search bases or the DN template can
+   * change without touching it. Changing `issuer` (or the backend `id`) relinks nobody: every
+   * existing link stops matching, and each user's next login fails with IDENTITY_CONFLICT (their
+   * username is taken) until the links are migrated. Links recorded under the earlier default (the
+   * normalised first search base, or the template's parent DN) keep working with `issuer` set to it.
+   */
   readonly issuer?: string;
   /** Let users log in on a ppolicy grace login (expired password). Default false. */
   readonly allowGraceLogins?: boolean;
@@ -479,7 +486,6 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
     fail('userBindName needs userSearch, to find the entry of the bound user');
   }
   let flow: ResolvedFlow;
-  let defaultIssuer: string;
   if (options.userSearch !== undefined) {
     const us = options.userSearch;
     const bases = dnList(us.base, 'userSearch.base');
@@ -505,7 +511,6 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
         filter,
       });
     }
-    defaultIssuer = normalizeDn(bases[0] ?? '');
   } else {
     const template = nonEmptyString(options.userDnTemplate, 'userDnTemplate');
     if (template.split('{username}').length !== 2) {
@@ -513,8 +518,6 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
     }
     const sample = tryNormalizeDn(template.replace('{username}', 'x'));
     if (sample === undefined) fail('userDnTemplate is not a DN template');
-    // The template's parent DN (the entry's container) identifies the directory.
-    defaultIssuer = formatDn(parseDn(sample).slice(1)) || sample;
     flow = Object.freeze({ kind: 'template', template });
   }
 
@@ -601,7 +604,9 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
     store: options.store,
     noNewUsers: bool(options.noNewUsers, 'noNewUsers', false),
     updateUsers,
-    issuer: nonEmptyString(options.issuer ?? defaultIssuer, 'issuer'),
+    // A constant, not derived from the bases: the identity link already names the backend, and a
+    // default that moved with userSearch.base would unlink every user when the bases change.
+    issuer: nonEmptyString(options.issuer ?? 'ldap', 'issuer'),
     allowGraceLogins: bool(options.allowGraceLogins, 'allowGraceLogins', false),
     allowInactive: bool(options.allowInactive, 'allowInactive', false),
     timeoutMs,

@@ -14,7 +14,7 @@ import { createUser, type User } from '../user.js';
 export interface ExternalIdentity {
   /** The authbridge backend id (e.g. `ldap`, `saml`). */
   readonly backendId: string;
-  /** Who vouches: an LDAP server's base DN, a SAML IdP entityID, a token issuer. */
+  /** Who vouches: an LDAP backend's `issuer` (default `ldap`), a SAML IdP entityID, a token issuer. */
   readonly issuer: string;
   /** The stable subject at that issuer (entryUUID, NameID, `sub`). */
   readonly subject: string;

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { Attribute, Change, Client } from 'ldapts';
 import { after, before, describe, it } from 'mocha';
 import { LdapBackend, type LdapBackendOptions, silentLdapLogger } from '@authbridge/ldap';
-import { PEOPLE, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
+import { BASE, PEOPLE, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
 
 const EXTRA_USERS = 64;
 
@@ -68,7 +68,7 @@ describe('LdapBackend identity (slapd)', function () {
     expect(identities).to.deep.equal([
       {
         backendId: 'ldap',
-        issuer: 'ou=people,dc=example,dc=org',
+        issuer: 'ldap',
         subject: searchEntries[0]!['entryUUID'],
       },
     ]);
@@ -77,6 +77,18 @@ describe('LdapBackend identity (slapd)', function () {
     // A local user the backend did not provision is not its to vouch for.
     const local = await store.create({ username: 'local-admin' });
     expect(await backend.getUser(local.id)).to.equal(null);
+  });
+
+  it('keeps every user linked when the search bases are widened or reordered', async function () {
+    const store = new MemoryUserStore();
+    const alice = { username: 'alice', password: 'alice-password' };
+    const first = await make({ store }).backend.authenticate(undefined, alice);
+    expect(first).to.not.equal(null);
+    for (const base of [BASE, [`ou=service,${BASE}`, PEOPLE]]) {
+      const { backend } = make({ store, userSearch: { base } });
+      const again = await backend.authenticate(undefined, alice);
+      expect(again?.id, JSON.stringify(base)).to.equal(first?.id);
+    }
   });
 
   it('updates the profile from the directory on each login, keeping the id', async function () {

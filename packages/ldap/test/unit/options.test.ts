@@ -46,7 +46,7 @@ describe('resolveLdapOptions', function () {
     expect(o.dummyBind).to.equal(true);
     expect(o.poolIdlePingMs).to.equal(30_000);
     expect(o.healthCheckTimeoutMs).to.equal(2_000);
-    expect(o.issuer).to.equal('ou=people,dc=example,dc=org');
+    expect(o.issuer).to.equal('ldap');
   });
 
   it('requires allowInsecure for plaintext and unverified TLS', function () {
@@ -172,12 +172,22 @@ describe('resolveLdapOptions', function () {
     }
   });
 
-  it('derives the issuer from a DN template', function () {
-    const o = resolveLdapOptions({
-      url: base.url,
-      userDnTemplate: 'uid={username},ou=People,dc=org',
-    });
-    expect(o.issuer).to.equal('ou=people,dc=org');
+  it('defaults the issuer to a constant, whatever the bases or the DN template', function () {
+    // The identity link is (backend id, issuer, subject): an issuer taken from the bases would
+    // change with them, and every stored link with it.
+    for (const options of [
+      base,
+      { ...base, userSearch: { base: ['dc=example,dc=org', 'ou=people,dc=example,dc=org'] } },
+      { ...base, userSearch: { base: 'OU=People,DC=example,DC=org' } },
+      { ...base, userBindName: 'CORP\\{username}' },
+      { url: base.url, userDnTemplate: 'uid={username},ou=People,dc=org' },
+    ]) {
+      expect(resolveLdapOptions(options).issuer, JSON.stringify(options)).to.equal('ldap');
+    }
+    expect(resolveLdapOptions({ ...base, issuer: 'corp-directory' }).issuer).to.equal(
+      'corp-directory',
+    );
+    expect(codeOf({ ...base, issuer: '' })).to.equal('CONFIG_INVALID');
   });
 
   it('reads an Active Directory bind name as a UPN or a down-level name', function () {
