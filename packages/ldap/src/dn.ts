@@ -15,6 +15,11 @@ export interface AttributeTypeAndValue {
   readonly type: string;
   /** The decoded value (escapes resolved); for `#hex` values, the `#hex` text lower-cased. */
   readonly value: string;
+  /**
+   * Set for a value written `#hex` (an unescaped leading `#`, RFC 4514 §2.4): BER bytes, compared
+   * as written. A text value starting with an escaped `\#` is text, and `hex` is absent.
+   */
+  readonly hex?: boolean;
 }
 
 /** A relative distinguished name: one or more (multi-valued, `+`) type/value pairs. */
@@ -73,7 +78,8 @@ export function parseDn(dn: string): Rdn[] {
     const type = OID_NAMES[lowered] ?? lowered;
     while (dn[i] === ' ') i++;
     let value: string;
-    if (dn[i] === '#') {
+    const hex = dn[i] === '#';
+    if (hex) {
       const start = i;
       i++;
       while (isHex(dn[i])) i++;
@@ -116,7 +122,7 @@ export function parseDn(dn: string): Rdn[] {
         throw invalid(dn, 'hex escapes are not UTF-8');
       }
     }
-    current.push({ type, value });
+    current.push(hex ? { type, value, hex } : { type, value });
     if (i >= n) {
       rdns.push(current);
       return rdns;
@@ -144,10 +150,11 @@ export function escapeDnValue(value: string): string {
   return out;
 }
 
-function normalizeValue(value: string): string {
-  if (value.startsWith('#')) return value;
+function normalizeValue(ava: AttributeTypeAndValue): string {
+  // Hex is BER, lower-cased when parsed and compared as written; only text is case-folded.
+  if (ava.hex === true) return ava.value;
   // caseIgnoreMatch with insignificant-space handling: what cn, uid, ou, dc... use.
-  return value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return ava.value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 /** Serialises RDNs back to an RFC 4514 string, in the given (case-preserving) form. */
@@ -156,9 +163,8 @@ export function formatDn(rdns: readonly Rdn[]): string {
     .map((rdn) =>
       rdn
         .map((ava) =>
-          ava.value.startsWith('#')
-            ? `${ava.type}=${ava.value}`
-            : `${ava.type}=${escapeDnValue(ava.value)}`,
+          // A text value's leading # is escaped (`\#`), so it cannot be read back as hex.
+          ava.hex === true ? `${ava.type}=${ava.value}` : `${ava.type}=${escapeDnValue(ava.value)}`,
         )
         .join('+'),
     )
@@ -203,7 +209,7 @@ export function isDnWithin(dn: string, base: string): boolean {
 
 function canonicalRdn(rdn: Rdn): Rdn {
   return rdn
-    .map((ava) => ({ type: ava.type, value: normalizeValue(ava.value) }))
+    .map((ava) => ({ ...ava, value: normalizeValue(ava) }))
     .sort((a, b) => (a.type === b.type ? (a.value < b.value ? -1 : 1) : a.type < b.type ? -1 : 1));
 }
 

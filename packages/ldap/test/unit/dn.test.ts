@@ -1,9 +1,12 @@
 import { expect } from 'chai';
 import { describe, it } from 'mocha';
 import {
+  compileGroupQuery,
   dnEquals,
   escapeDnValue,
+  evaluateGroupQuery,
   firstRdnValue,
+  formatDn,
   isDnWithin,
   normalizeDn,
   parseDn,
@@ -32,8 +35,30 @@ describe('RFC 4514 DNs', function () {
       { type: 'uid', value: 'b' },
     ]);
     expect(parseDn('1.3.6.1.4.1.1466.0=#04024869,dc=org')[0]).to.deep.equal([
-      { type: '1.3.6.1.4.1.1466.0', value: '#04024869' },
+      { type: '1.3.6.1.4.1.1466.0', value: '#04024869', hex: true },
     ]);
+  });
+
+  it('tells a #hex value from a text value that starts with an escaped #', function () {
+    // RFC 4514 §2.4: only an unescaped leading # starts hex; `\#` is the character.
+    expect(parseDn('cn=#ABcd,dc=org')[0]).to.deep.equal([
+      { type: 'cn', value: '#abcd', hex: true },
+    ]);
+    expect(parseDn('cn=\\#ABcd,dc=org')[0]).to.deep.equal([{ type: 'cn', value: '#ABcd' }]);
+    expect(dnEquals('cn=\\#ab,dc=org', 'cn=#ab,dc=org')).to.equal(false);
+    expect(dnEquals('cn=\\23ab,dc=org', 'cn=#ab,dc=org')).to.equal(false);
+    // The text value is case-folded and re-escaped like any other.
+    expect(normalizeDn('cn=\\#LEAD,dc=org')).to.equal('cn=\\#lead,dc=org');
+    for (const variant of ['cn=\\#lead,dc=org', 'CN=\\23Lead,DC=org', 'cn=\\#LEAD  ,dc=org']) {
+      expect(dnEquals(variant, 'cn=\\#LEAD,dc=org'), variant).to.equal(true);
+    }
+    // A group named `#LEAD` in a gate matches the user's group `#lead`.
+    const deny = compileGroupQuery('cn=\\#LEAD,ou=groups,dc=org', 'denyGroup');
+    const groups = new Set([normalizeDn('cn=\\#lead,ou=groups,dc=org')]);
+    expect(evaluateGroupQuery(deny, groups)).to.equal(true);
+    // Hex stays hex: its digits fold, nothing else.
+    expect(normalizeDn('cn=#ABCD,dc=org')).to.equal('cn=#abcd,dc=org');
+    expect(formatDn(parseDn('cn=\\#x+uid=#00,dc=org'))).to.equal('cn=\\#x+uid=#00,dc=org');
   });
 
   it('maps well-known OIDs to names', function () {
