@@ -40,7 +40,7 @@ export async function startSambaDc(options: SambaDcOptions = {}): Promise<SambaD
 /**
  * Whether {@link startSambaDc} can run here: Linux, `samba`, `samba-tool` and `ip` installed, the
  * provisioning data present, and permission to create network namespaces (tried once, cached).
- * Use it with `requireServer` to skip locally but fail on CI.
+ * Use it with `requireServer`, which fails a test whose server is missing.
  */
 export async function sambaAvailable(): Promise<boolean> {
   if (process.platform !== 'linux') return false;

@@ -45,7 +45,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdServe
 /**
  * Whether {@link startSlapd} can run in the given mode: `'native'` needs slapd, slapadd,
  * ldapwhoami and openssl installed; `'docker'` a Docker engine that answers; `'auto'` (the
- * default) either. Use it with `requireServer` to skip locally but fail on CI.
+ * default) either. Use it with `requireServer`, which fails a test whose server is missing.
  */
 export async function slapdAvailable(mode: Mode = 'auto'): Promise<boolean> {
   if (mode === 'native') return nativeSlapdAvailable();

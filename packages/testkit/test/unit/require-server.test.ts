@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isCI, requireServer } from '@authbridge/testkit';
+import { isCI, requireServer, skipMissingServersAllowed } from '@authbridge/testkit';
 import type { SkippableContext } from '@authbridge/testkit';
 
 /** Thrown by the fake context's skip(), standing in for mocha's Pending. */
@@ -12,14 +12,29 @@ const fakeContext: SkippableContext = {
 };
 
 describe('requireServer', () => {
-  let savedCI: string | undefined;
+  const VARS = ['CI', 'AUTHBRIDGE_SKIP_MISSING_SERVERS'] as const;
+  const saved = new Map<string, string | undefined>();
   beforeEach(() => {
-    savedCI = process.env['CI'];
+    for (const name of VARS) saved.set(name, process.env[name]);
   });
   afterEach(() => {
-    if (savedCI === undefined) delete process.env['CI'];
-    else process.env['CI'] = savedCI;
+    for (const name of VARS) {
+      const value = saved.get(name);
+      if (value === undefined) Reflect.deleteProperty(process.env, name);
+      else process.env[name] = value;
+    }
   });
+
+  // What requireServer(false) did: 'skipped', or the Error it threw.
+  function missing(what = 'OpenLDAP slapd (apt-get install slapd ldap-utils)'): 'skipped' | Error {
+    try {
+      requireServer(fakeContext, false, what);
+    } catch (error) {
+      if (error instanceof Skipped) return 'skipped';
+      return error as Error;
+    }
+    throw new Error('requireServer returned for a missing server');
+  }
 
   it('does nothing when the server is available, on CI or not', () => {
     process.env['CI'] = 'true';
@@ -32,23 +47,27 @@ describe('requireServer', () => {
     }).not.to.throw();
   });
 
-  it('skips locally when the server is missing', () => {
-    delete process.env['CI'];
-    expect(() => {
-      requireServer(fakeContext, false, 'slapd');
-    }).to.throw(Skipped);
+  it('fails, never skips, when the server is missing, naming what to install', () => {
+    delete process.env['AUTHBRIDGE_SKIP_MISSING_SERVERS'];
+    for (const ci of ['true', undefined]) {
+      if (ci === undefined) delete process.env['CI'];
+      else process.env['CI'] = ci;
+      const outcome = missing();
+      expect(outcome, `CI=${String(ci)}`).to.be.instanceOf(Error);
+      expect((outcome as Error).message).to.include('apt-get install slapd ldap-utils');
+    }
   });
 
-  it('fails, never skips, on CI when the server is missing, naming what to install', () => {
+  it('skips only when asked to, and never on CI', () => {
+    process.env['AUTHBRIDGE_SKIP_MISSING_SERVERS'] = '1';
+    delete process.env['CI'];
+    expect(missing()).to.equal('skipped');
+    expect(skipMissingServersAllowed()).to.equal(true);
     process.env['CI'] = 'true';
-    let thrown: unknown;
-    try {
-      requireServer(fakeContext, false, 'OpenLDAP slapd (apt-get install slapd ldap-utils)');
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).to.be.instanceOf(Error).and.not.to.be.instanceOf(Skipped);
-    expect((thrown as Error).message).to.include('apt-get install slapd ldap-utils');
+    expect(missing()).to.be.instanceOf(Error);
+    process.env['AUTHBRIDGE_SKIP_MISSING_SERVERS'] = '0';
+    delete process.env['CI'];
+    expect(missing()).to.be.instanceOf(Error);
   });
 
   it('treats CI=false, CI=0 and an empty CI as not CI', () => {
