@@ -192,7 +192,11 @@ export interface LdapBackendOptions {
   readonly searchTimeLimitSeconds?: number;
   /** Service-account connections kept open. Default 4. */
   readonly poolSize?: number;
-  /** Pooled connections are replaced after this long. Default 10 minutes. */
+  /**
+   * Pooled connections are replaced after this long. Must be longer than `timeoutMs`: a replaced
+   * connection stays open until the searches still running on it end, up to `timeoutMs` later,
+   * and replaced connections must not pile up. Default 10 minutes.
+   */
   readonly poolMaxLifetimeMs?: number;
   /**
    * A pooled connection idle for longer than this is pinged (a root DSE read) before it is used
@@ -569,6 +573,14 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
     }
   }
   const timeoutMs = integer(options.timeoutMs, 'timeoutMs', 10_000, 50, 300_000);
+  const poolMaxLifetimeMs = integer(
+    options.poolMaxLifetimeMs,
+    'poolMaxLifetimeMs',
+    600_000,
+    1_000,
+    86_400_000,
+  );
+  if (poolMaxLifetimeMs <= timeoutMs) fail('poolMaxLifetimeMs must be longer than timeoutMs');
 
   return Object.freeze({
     id: nonEmptyString(options.id ?? 'ldap', 'id'),
@@ -619,13 +631,7 @@ export function resolveLdapOptions(options: LdapBackendOptions): ResolvedLdapOpt
       3600,
     ),
     poolSize: integer(options.poolSize, 'poolSize', 4, 1, 256),
-    poolMaxLifetimeMs: integer(
-      options.poolMaxLifetimeMs,
-      'poolMaxLifetimeMs',
-      600_000,
-      1_000,
-      86_400_000,
-    ),
+    poolMaxLifetimeMs,
     poolIdlePingMs: integer(options.poolIdlePingMs, 'poolIdlePingMs', 30_000, 0, 86_400_000),
     healthCheckTimeoutMs: integer(
       options.healthCheckTimeoutMs,

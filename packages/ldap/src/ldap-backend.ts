@@ -359,10 +359,9 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
             ? { explicitBufferAttributes: [this.#o.idAttribute] }
             : {}),
         }),
+        // Nothing to destroy on expiry: a pooled connection is shared (the pool retires it), and
+        // the login's own connection is closed when the login ends.
         'search',
-        () => {
-          conn.destroy();
-        },
       );
       return result.searchEntries;
     } catch (error) {
@@ -467,10 +466,8 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
                   timeLimit: o.searchTimeLimitSeconds,
                   paged: { pageSize: groups.pageSize },
                 }),
+                // As in #search: the pool retires a shared connection, the login closes its own.
                 'group search',
-                () => {
-                  conn.destroy();
-                },
               );
               return result.searchEntries.map((e) => e.dn);
             };

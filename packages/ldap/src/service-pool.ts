@@ -9,6 +9,13 @@
  * dropped without a FIN looks connected until an operation hangs on it. User binds never come
  * here: a bind changes a connection's identity, so each login binds on its own connection.
  *
+ * A connection other callers may be using is retired, not destroyed, when it gets too old or a
+ * caller gives up on it (its deadline): it leaves its slot at once, so new callers get another,
+ * and is closed when the last caller using it is done. Every caller leaves by its deadline or when
+ * ldapts' per-operation timeout (`timeoutMs`) ends its operation, whichever comes first, so a
+ * retired connection is closed at most `timeoutMs` later. Only a connection whose socket is gone
+ * is destroyed outright: its operations fail anyway.
+ *
  * @packageDocumentation
  */
 import { AuthBridgeError } from '@authbridge/core';
@@ -24,8 +31,6 @@ interface Slot {
   building: Promise<LdapConnection> | undefined;
   /** A ping of `conn` in progress, shared by everyone who wants the slot meanwhile. */
   pinging: Promise<void> | undefined;
-  /** Operations running on `conn`. */
-  busy: number;
   /** When `conn` last finished an operation or a ping, or was built (performance.now()). */
   lastUsed: number;
 }
@@ -46,6 +51,13 @@ export class ServicePool {
   readonly #options: ResolvedLdapOptions;
   readonly #servers: ServerSet;
   readonly #slots: Slot[];
+  /**
+   * Callers running work on each connection, counted per connection, not per slot: a slot's
+   * connection changes while earlier callers still use the one it had.
+   */
+  readonly #users = new Map<LdapConnection, number>();
+  /** Connections out of their slot, closed when their last user leaves (or at close()). */
+  readonly #retired = new Set<LdapConnection>();
   #next = 0;
   #closed = false;
 
@@ -56,7 +68,6 @@ export class ServicePool {
       conn: undefined,
       building: undefined,
       pinging: undefined,
-      busy: 0,
       lastUsed: 0,
     }));
   }
@@ -76,14 +87,17 @@ export class ServicePool {
       throw new AuthBridgeError('INTERNAL', undefined, { detail: 'no pool slot' });
     for (let attempt = 0; ; attempt++) {
       const { conn, fresh } = await this.#acquire(slot, deadline);
-      slot.busy++;
+      this.#users.set(conn, this.#usersOf(conn) + 1);
       try {
-        return await deadline.run(work(conn), what, () => {
-          this.#discard(slot, conn);
-        });
+        // Nothing to do on expiry: the connection is shared, and the stuck operation is bounded by
+        // ldapts' per-operation timeout. The catch below retires it.
+        return await deadline.run(work(conn), what);
       } catch (error) {
         if (!isConnectionError(error)) throw error;
-        this.#discard(slot, conn);
+        // A connection that still works (our deadline ran out, the server said busy) may be
+        // serving others: retired, not cut off under them.
+        if (conn.usable) this.#retire(slot, conn);
+        else this.#discard(slot, conn);
         const e = toBackendError(error, conn.server.url);
         // A fresh connection that fails is an outage, not a stale socket: do not loop.
         if (fresh || attempt > 0 || e.code === 'BACKEND_TIMEOUT') throw e;
@@ -92,7 +106,7 @@ export class ServicePool {
           detail: e.detail,
         });
       } finally {
-        slot.busy--;
+        this.#release(conn);
         slot.lastUsed = performance.now();
       }
     }
@@ -108,11 +122,11 @@ export class ServicePool {
       const current = slot.conn;
       if (current === undefined) break;
       if (!this.#healthy(current)) {
-        this.#discard(slot, current);
+        this.#retire(slot, current);
         break;
       }
       const idleFor = performance.now() - slot.lastUsed;
-      if (slot.busy > 0 || idleFor <= this.#options.poolIdlePingMs) {
+      if (this.#usersOf(current) > 0 || idleFor <= this.#options.poolIdlePingMs) {
         return { conn: current, fresh: false };
       }
       slot.pinging ??= this.#ping(slot, current, deadline).finally(() => {
@@ -199,15 +213,39 @@ export class ServicePool {
 
   #discard(slot: Slot, conn: LdapConnection): void {
     if (slot.conn === conn) slot.conn = undefined;
+    this.#retired.delete(conn);
     conn.destroy();
   }
 
-  /** Closes every connection. Idempotent. */
+  /** Takes `conn` out of its slot; it is closed now if unused, else when its last user leaves. */
+  #retire(slot: Slot, conn: LdapConnection): void {
+    if (slot.conn === conn) slot.conn = undefined;
+    if (this.#usersOf(conn) > 0) this.#retired.add(conn);
+    else void conn.close();
+  }
+
+  #usersOf(conn: LdapConnection): number {
+    return this.#users.get(conn) ?? 0;
+  }
+
+  #release(conn: LdapConnection): void {
+    const left = this.#usersOf(conn) - 1;
+    if (left > 0) {
+      this.#users.set(conn, left);
+      return;
+    }
+    this.#users.delete(conn);
+    if (this.#retired.delete(conn)) void conn.close();
+  }
+
+  /** Closes every connection, retired ones still in use too. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     // A build still running closes its connection itself when it lands (see #acquire).
     const conns = this.#slots.flatMap((s) => (s.conn === undefined ? [] : [s.conn]));
     for (const s of this.#slots) s.conn = undefined;
+    conns.push(...this.#retired);
+    this.#retired.clear();
     await Promise.all(conns.map((c) => c.close()));
   }
 }

@@ -221,7 +221,12 @@ describe('LdapBackend health (slapd)', function () {
   });
   describe('pooled connection lifetime', function () {
     it('replaces a pooled connection older than poolMaxLifetimeMs, and not before', async function () {
-      const { backend } = make({ poolSize: 1, poolMaxLifetimeMs: 1_000, poolIdlePingMs: 60_000 });
+      const { backend } = make({
+        poolSize: 1,
+        poolMaxLifetimeMs: 1_000,
+        timeoutMs: 900,
+        poolIdlePingMs: 60_000,
+      });
       await backend.authenticate(undefined, alice);
       // The cost of one login on a pooled connection still young: its user bind's connection.
       let before = await acceptCount(server);
@@ -232,6 +237,82 @@ describe('LdapBackend health (slapd)', function () {
       expect((await backend.authenticate(undefined, alice))?.username).to.equal('alice');
       // Past its lifetime the pooled connection is rebuilt: one connection more than before.
       expect((await acceptCount(server)) - before).to.equal(young + 1);
+    });
+
+    it('retires a connection past its lifetime without cutting off a read still running on it', async function () {
+      const { backend, logger } = make({
+        poolSize: 1,
+        poolMaxLifetimeMs: 1_000,
+        timeoutMs: 900,
+        healthCheckTimeoutMs: 5_000,
+      });
+      await backend.healthCheck();
+      // A read in flight on the pooled connection (for less than ldapts' per-operation timeout,
+      // timeoutMs) when the next caller finds it too old.
+      await sleep(800);
+      server.pause();
+      const running = backend.healthCheck();
+      await sleep(300);
+      const next = backend.healthCheck();
+      server.resume();
+      await running;
+      await next;
+      expect(logger.events.filter((e) => e.event === 'ldap.pool_reconnect')).to.deep.equal([]);
+    });
+  });
+
+  describe('a pooled connection shared by callers with their own deadlines', function () {
+    it("one caller's deadline does not cut off another's search on the same connection", async function () {
+      const { backend, logger } = make({
+        poolSize: 1,
+        timeoutMs: 5_000,
+        healthCheckTimeoutMs: 300,
+      });
+      await backend.healthCheck();
+      server.pause();
+      const login = backend.authenticate(undefined, alice);
+      // The health check reads on the same connection as the login's user search, and gives up
+      // first (before ldapts' own per-operation timeout, timeoutMs, which would end both).
+      await expectRejection(backend.healthCheck(), 'BACKEND_UNAVAILABLE');
+      server.resume();
+      expect((await login)?.username).to.equal('alice');
+      expect(logger.events.filter((e) => e.event === 'ldap.pool_reconnect')).to.deep.equal([]);
+    });
+
+    it('closes the retired connection when its last user leaves, or at close()', async function () {
+      const proxy = await BlackholeProxy.start(server.port);
+      proxies.push(proxy);
+      const { backend } = make({
+        url: proxy.url,
+        poolSize: 1,
+        timeoutMs: 300,
+        healthCheckTimeoutMs: 2_000,
+      });
+      const closed = async (withinMs: number): Promise<boolean> => {
+        const until = performance.now() + withinMs;
+        while (proxy.connections > 0 && performance.now() < until) await sleep(20);
+        return proxy.connections === 0;
+      };
+      // The login gives up on the pooled connection while a health check still reads on it.
+      const retire = async (): Promise<{ running: Promise<unknown> }> => {
+        await backend.healthCheck();
+        server.pause();
+        const running = backend.healthCheck().catch((error: unknown) => error);
+        await expectRejection(backend.authenticate(undefined, alice), 'BACKEND_TIMEOUT');
+        expect(proxy.connections, 'retired, still in use').to.equal(1);
+        return { running };
+      };
+      await (
+        await retire()
+      ).running;
+      expect(await closed(1_000), 'closed after the last user gave up').to.equal(true);
+      server.resume();
+      const { running } = await retire();
+      const started = performance.now();
+      await backend.close();
+      await running;
+      expect(performance.now() - started, 'not left to its user').to.be.below(1_000);
+      expect(await closed(500), 'closed by close()').to.equal(true);
     });
   });
 });

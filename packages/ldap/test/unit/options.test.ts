@@ -99,6 +99,9 @@ describe('resolveLdapOptions', function () {
       { ...base, tls: { cert: 'x' } },
       { ...base, cache: { credentialTtlMs: -1 } },
       { ...base, poolIdlePingMs: -1 },
+      // A retired pooled connection may live one timeoutMs longer: the lifetime must exceed it.
+      { ...base, poolMaxLifetimeMs: 10_000 },
+      { ...base, timeoutMs: 5_000, poolMaxLifetimeMs: 4_000 },
       { ...base, healthCheckTimeoutMs: 0 },
       { ...base, groups: { base: 'dc=org', pageSize: 0 } },
       { url: base.url, userDnTemplate: 'uid={username},dc=org', userBindName: '{username}@x.org' },
@@ -109,6 +112,7 @@ describe('resolveLdapOptions', function () {
     ];
     for (const options of bad)
       expect(codeOf(options), JSON.stringify(options)).to.equal('CONFIG_INVALID');
+    expect(codeOf({ ...base, timeoutMs: 900, poolMaxLifetimeMs: 1_000 })).to.equal('resolved');
   });
 
   it('applies presets, explicit options winning', function () {
