@@ -212,9 +212,21 @@ export interface LdapBackendOptions {
   readonly healthCheckTimeoutMs?: number;
   /** A server that failed to connect is skipped for this long (doubling, max 8×). Default 5 s. */
   readonly failoverBackoffMs?: number;
-  /** Bind as a dummy DN when the user is not found, so timing does not tell. Default true. */
+  /**
+   * Search-then-bind: when no user is found, bind as a DN that does not exist (the same steps as
+   * a wrong password), then wait for the difference between the median times of recent refused
+   * binds of real users and of recent unknown-user logins (the last 32 of each, in memory, never
+   * past `timeoutMs`): the directory refuses a DN that does not exist without checking a
+   * password, which a slow hash makes 100 ms and more faster. This evens out the medians, not
+   * every login, and only once a refused bind has been seen. The direct-bind flows
+   * (`userDnTemplate`, `userBindName`) cannot tell an unknown user from a wrong password (both
+   * are refused binds), so there only `minFailureMs` evens out the time. Default true.
+   */
   readonly dummyBind?: boolean;
-  /** Failed logins take at least this long (a latency floor). Default 0. */
+  /**
+   * Failed logins take at least this long (a latency floor, for every flow; above the slowest
+   * refused bind, failures take the same time whatever the reason). Default 0.
+   */
   readonly minFailureMs?: number;
   /** Caches (off by default). */
   readonly cache?: LdapCacheOptions;

@@ -16,10 +16,10 @@ import {
 } from '@authbridge/core';
 import { type Entry, type Filter, PasswordPolicyControl } from 'ldapts';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CredentialCache } from './credential-cache.js';
 import { Deadline } from './deadline.js';
 import { escapeDnValue, firstRdnValue, formatDn, isDnWithin, normalizeDn, parseDn } from './dn.js';
+import { FailureTiming } from './failure-timing.js';
 import { userFilter } from './filters.js';
 import { evaluateGroupQuery } from './group-query.js';
 import { resolveGroups } from './group-resolver.js';
@@ -52,7 +52,13 @@ const MAX_PASSWORD_LENGTH = 4096;
 
 type LoginResult =
   | { readonly kind: 'user'; readonly user: User }
-  | { readonly kind: 'fail'; readonly reason: LdapFailureReason; readonly adSubCode?: string };
+  | {
+      readonly kind: 'fail';
+      readonly reason: LdapFailureReason;
+      readonly adSubCode?: string;
+      /** For the failure's timing (see FailureTiming): a real user's refused bind, or no user. */
+      readonly timing?: 'refused-bind' | 'no-user';
+    };
 
 interface FoundEntry {
   readonly dn: string;
@@ -124,6 +130,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   readonly #groupCache: TtlCache<string, Map<string, string>>;
   readonly #credentials: CredentialCache<LoginResult>;
   readonly #userAttributes: string[];
+  readonly #failures: FailureTiming;
   #closed = false;
 
   /** @throws {AuthBridgeError} CONFIG_INVALID for bad options. */
@@ -138,6 +145,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     this.#dnCache = new TtlCache(cache.dnTtlMs, cache.maxEntries, clock);
     this.#groupCache = new TtlCache(cache.groupTtlMs, cache.maxEntries, clock);
     this.#credentials = new CredentialCache(cache.credentialTtlMs, cache.maxEntries, clock);
+    this.#failures = new FailureTiming(this.#o.minFailureMs, this.#o.timeoutMs);
     const o = this.#o;
     const attrs = new Set([
       o.usernameAttribute,
@@ -158,7 +166,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
   }
 
   async authenticate(_request: unknown, credentials: LdapCredentials): Promise<User | null> {
-    const started = performance.now();
+    const started = this.#failures.now();
     const username: unknown = credentials.username;
     const password: unknown = credentials.password;
     // Refused before any I/O: an empty password is an "unauthenticated bind" that servers accept
@@ -210,8 +218,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         username,
       });
     }
-    const wait = this.#o.minFailureMs - (performance.now() - started);
-    if (wait > 0) await sleep(wait);
+    await this.#failures.settle(started, result.kind === 'fail' ? result.timing : undefined);
     return null;
   }
 
@@ -227,8 +234,10 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       ownFilter = userFilter(o.usernameAttribute, username, o.flow.filter);
       const lookup = await this.#findUser(username, ownFilter, deadline);
       if (lookup.kind === 'fail') {
-        if (o.dummyBind) await this.#dummyBind(password, deadline);
-        return lookup;
+        if (!o.dummyBind) return lookup;
+        await this.#dummyBind(password, deadline);
+        // The dummy bind costs the directory no password check: #fail evens out the time.
+        return { ...lookup, timing: 'no-user' };
       }
       found = lookup.found;
       cachedDn = found === undefined;
@@ -251,9 +260,13 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     try {
       if (refused !== undefined) {
         if (found !== undefined || cachedDn) this.#dnCache.delete(username);
-        return refused.adSubCode === undefined
-          ? { kind: 'fail', reason: refused.reason }
-          : { kind: 'fail', reason: refused.reason, adSubCode: refused.adSubCode };
+        return {
+          kind: 'fail',
+          reason: refused.reason,
+          ...(refused.adSubCode === undefined ? {} : { adSubCode: refused.adSubCode }),
+          // The user was found first: what an unknown user's login waits for.
+          ...(o.flow.kind === 'search' ? { timing: 'refused-bind' as const } : {}),
+        };
       }
       const state = reasonFromPasswordPolicy(policy.value);
       if (state === 'grace-login' && o.allowGraceLogins) {

@@ -9,6 +9,10 @@ import { LdapBackend, type LdapBackendOptions, silentLdapLogger } from '@authbri
 import { BASE, PEOPLE, RecordingLogger, searchOptions, startSlapd } from './helpers.ts';
 
 const EXTRA_USERS = 64;
+// SHA-512 crypt with 200,000 rounds of `slow-password` (slappasswd -h '{CRYPT}' -c
+// '$6$rounds=200000$%.16s'): slapd spends some 100 ms on every password check for this user.
+const SLOW_HASH =
+  '{CRYPT}$6$rounds=200000$qFGotNqPLt1Pl.$XBTsuYBISQ1.fL4N0YgHnm.Xb0Oa4hT.2rUizL5zc41RSOgxygji8U77qxa9sr92ex0K1CVCCHxIiHaGmtBAi1';
 
 async function admin(server: SlapdServer): Promise<Client> {
   const client = new Client({ url: server.url });
@@ -43,6 +47,13 @@ describe('LdapBackend identity (slapd)', function () {
         userPassword: `${uid}-password`,
       });
     }
+    await client.add(`uid=slow,${PEOPLE}`, {
+      objectClass: ['inetOrgPerson'],
+      uid: 'slow',
+      cn: 'slow',
+      sn: 'slow',
+      userPassword: SLOW_HASH,
+    });
     await client.unbind();
   });
 
@@ -230,6 +241,37 @@ describe('LdapBackend identity (slapd)', function () {
     let wins2 = 0;
     for (const u of u2) for (const k of k2) wins2 += u > k ? 1 : u === k ? 0.5 : 0;
     expect(wins2 / (k2.length * u2.length)).to.be.below(0.25);
+  });
+
+  it('makes an unknown user wait as long as a wrong password of a user with a slow hash', async function () {
+    this.timeout(60_000);
+    // The dummy bind costs no password check (slapd refuses a DN that does not exist at once):
+    // only the wait for the difference of the median times makes the two alike.
+    const { backend } = make({ logger: silentLdapLogger });
+    expect(
+      (await backend.authenticate(undefined, { username: 'slow', password: 'slow-password' }))
+        ?.username,
+    ).to.equal('slow');
+    const time = async (username: string): Promise<number> => {
+      const t = performance.now();
+      expect(await backend.authenticate(undefined, { username, password: 'wrong-password' })).to.be
+        .null;
+      return performance.now() - t;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      known.push(await time('slow'));
+      unknown.push(await time(`nobody-${i}`));
+    }
+    const median = (xs: number[]): number =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const mk = median(known);
+    const mu = median(unknown);
+    const medians = `medians: known ${mk.toFixed(1)} ms, unknown ${mu.toFixed(1)} ms`;
+    expect(mk, `the hash check is slow; ${medians}`).to.be.above(30);
+    // Generous: without the wait it is a few ms against 100 and more.
+    expect(mu, medians).to.be.at.least(mk / 2);
   });
 });
 

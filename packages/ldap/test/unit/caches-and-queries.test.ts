@@ -7,6 +7,7 @@ import {
   evaluateGroupQuery,
   normalizeDn,
 } from '@authbridge/ldap';
+import { FailureTiming, type Timer } from '../../src/failure-timing.ts';
 import { ServerSet } from '../../src/server-set.ts';
 import { TtlCache } from '../../src/ttl-cache.ts';
 
@@ -98,5 +99,76 @@ describe('ServerSet', function () {
     expect(set.order(2500)).to.deep.equal([b, a]);
     set.markOk(a);
     expect(set.order(2500)).to.deep.equal([a, b]);
+  });
+});
+
+describe('FailureTiming', function () {
+  /** A clock that only moves when told to, or by the waits it is asked for. */
+  class ManualTimer implements Timer {
+    at = 0;
+    readonly waits: number[] = [];
+    now(): number {
+      return this.at;
+    }
+    async sleep(ms: number): Promise<void> {
+      this.waits.push(ms);
+      this.at += ms;
+      return Promise.resolve();
+    }
+  }
+  /** A failed login that took `ms` before its failure was settled; resolves to the wait added. */
+  const fail = async (
+    timer: ManualTimer,
+    timing: FailureTiming,
+    ms: number,
+    kind?: 'refused-bind' | 'no-user',
+  ): Promise<number> => {
+    const started = timing.now();
+    timer.at += ms;
+    const waits = timer.waits.length;
+    await timing.settle(started, kind);
+    return timer.waits.slice(waits).reduce((a, b) => a + b, 0);
+  };
+
+  it('makes unknown users take, in the median, as long as refused binds', async function () {
+    const timer = new ManualTimer();
+    const timing = new FailureTiming(0, 10_000, timer);
+    expect(await fail(timer, timing, 5, 'no-user'), 'nothing to compare with yet').to.equal(0);
+    for (const ms of [100, 300, 200]) {
+      expect(await fail(timer, timing, ms, 'refused-bind'), 'a refused bind waits not').to.equal(0);
+    }
+    // Medians: refused binds 200, unknown users 5 (of 5, 5, then 5, 5, 9).
+    expect(await fail(timer, timing, 5, 'no-user')).to.equal(195);
+    expect(await fail(timer, timing, 9, 'no-user'), 'the same wait for each').to.equal(195);
+    expect(await fail(timer, timing, 5), 'other failures').to.equal(0);
+    // Unknown users as slow as refused binds (a fast hash, a costly dummy bind): no wait at all.
+    const even = new FailureTiming(0, 10_000, timer);
+    await fail(timer, even, 7, 'refused-bind');
+    expect(await fail(timer, even, 7.9, 'no-user'), 'not for a fraction of a ms').to.equal(0);
+    expect(await fail(timer, even, 6.5, 'no-user')).to.equal(0);
+  });
+
+  it('keeps the last 32 of each, and never waits past the deadline', async function () {
+    const timer = new ManualTimer();
+    const timing = new FailureTiming(0, 500, timer);
+    for (let i = 0; i < 32; i++) await fail(timer, timing, 1_000, 'refused-bind');
+    expect(await fail(timer, timing, 10, 'no-user'), 'capped by timeoutMs').to.equal(490);
+    for (let i = 0; i < 32; i++) await fail(timer, timing, 40, 'refused-bind');
+    expect(await fail(timer, timing, 10, 'no-user'), 'older samples forgotten').to.equal(30);
+  });
+
+  it('keeps minFailureMs as the floor of every failure', async function () {
+    const timer = new ManualTimer();
+    const timing = new FailureTiming(100, 10_000, timer);
+    expect(await fail(timer, timing, 30)).to.equal(70);
+    expect(await fail(timer, timing, 50, 'refused-bind')).to.equal(50);
+    expect(await fail(timer, timing, 10, 'no-user'), 'the floor is above 10 + (50 - 10)').to.equal(
+      90,
+    );
+    await fail(timer, timing, 400, 'refused-bind');
+    await fail(timer, timing, 400, 'refused-bind');
+    expect(await fail(timer, timing, 10, 'no-user'), '10 + (400 - 10) is above the floor').to.equal(
+      390,
+    );
   });
 });
