@@ -133,7 +133,9 @@ export interface LdapBackendOptions {
    * Active Directory bind: bind with this name, `{username}` replaced by the login name as typed
    * (no DN escaping: it is not a DN), then read the user's own entry as the user.
    * - `{username}@example.org`: a user principal name; the entry is the one under
-   *   `userSearch.base` whose `userPrincipalName` is the bound name;
+   *   `userSearch.base` whose `userPrincipalName` is the bound name or, when none is, the one
+   *   AD binds by the implicit UPN: `sAMAccountName` the login name, in the domain
+   *   `example.org` (its DN ends in `DC=example,DC=org`);
    * - `EXAMPLE\{username}`: a down-level logon name; the entry is the one whose
    *   `sAMAccountName` is the login name.
    * Needs `userSearch` (where the entry lives; its filter applies too); a login name holding

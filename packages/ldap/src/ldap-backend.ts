@@ -92,6 +92,17 @@ function formatGuid(bytes: Buffer): string {
   return `${le(0, 4)}-${le(4, 2)}-${le(6, 2)}-${h(bytes.subarray(8, 10))}-${h(bytes.subarray(10, 16))}`;
 }
 
+/** The DNS name of the Active Directory domain holding an entry: its DN's trailing DC values. */
+function adDomainOf(dn: string): string {
+  const labels: string[] = [];
+  for (const rdn of parseDn(dn).reverse()) {
+    const [ava, ...more] = rdn;
+    if (ava?.type !== 'dc' || more.length > 0) break;
+    labels.unshift(ava.value);
+  }
+  return labels.join('.').toLowerCase();
+}
+
 // A bind the server answered with a refusal (wrong password, locked account...).
 type RefusedBind = Extract<BindOutcome, { kind: 'refused' }>;
 
@@ -296,16 +307,31 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       if (found === undefined && o.flow.kind === 'bindName') {
         // Active Directory bind name: find our own entry, as ourselves.
         const flow = o.flow;
-        const filter =
+        const own = async (filter: Filter): Promise<Entry[]> => {
+          const perBase = await Promise.all(
+            flow.bases.map((base) => this.#search(conn, deadline, base, filter, flow.scope, 2)),
+          );
+          const byDn = new Map<string, Entry>();
+          for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
+          return [...byDn.values()];
+        };
+        let entries = await own(
           flow.form === 'upn'
             ? userFilter('userPrincipalName', userDn, flow.filter)
-            : userFilter('sAMAccountName', username, flow.filter);
-        const perBase = await Promise.all(
-          flow.bases.map((base) => this.#search(conn, deadline, base, filter, flow.scope, 2)),
+            : userFilter('sAMAccountName', username, flow.filter),
         );
-        const byDn = new Map<string, Entry>();
-        for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
-        const [entry, ...others] = byDn.values();
+        if (entries.length === 0 && flow.form === 'upn') {
+          // AD also binds name@domain as an implicit UPN: the account whose sAMAccountName is
+          // `name` in the domain whose DNS name is `domain`, whatever its userPrincipalName says.
+          // AD and Samba refuse a userPrincipalName that another account's implies, so that
+          // account is the one bound; one of that name in another domain, or under an alternate
+          // suffix (which names no domain), is not.
+          const domain = flow.template.slice(flow.template.indexOf('@') + 1).toLowerCase();
+          entries = (await own(userFilter('sAMAccountName', username, flow.filter))).filter(
+            (e) => adDomainOf(e.dn) === domain,
+          );
+        }
+        const [entry, ...others] = entries;
         if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
         if (others.length > 0) return { kind: 'fail', reason: 'ambiguous-user' };
         found = { dn: entry.dn, entry };

@@ -11,7 +11,7 @@ import {
   startSambaDc,
 } from '@authbridge/testkit';
 import { expect } from 'chai';
-import { Client } from 'ldapts';
+import { Attribute, Change, Client } from 'ldapts';
 import { after, before, describe, it } from 'mocha';
 import { LdapBackend, type LdapBackendOptions, normalizeDn } from '@authbridge/ldap';
 import { RecordingLogger } from './helpers.ts';
@@ -119,6 +119,66 @@ describe('LdapBackend with Active Directory (Samba AD DC)', function () {
       const bob = await login(downLevel, 'bob');
       expect(bob?.username).to.equal('bob');
       expect(await dnOf(store, bob)).to.equal(normalizeDn(dc.users.bob.dn));
+    });
+
+    it('logs in by the implicit UPN sAMAccountName@domain when the userPrincipalName differs', async function () {
+      // A private copy of the DC: this test changes userPrincipalNames.
+      const own = await startSambaDc();
+      try {
+        const client = await adminClient(own);
+        const setUpn = (dn: string, upn: string): Promise<void> =>
+          client.modify(
+            dn,
+            new Change({
+              operation: 'replace',
+              modification: new Attribute({ type: 'userPrincipalName', values: [upn] }),
+            }),
+          );
+        try {
+          // AD still binds bob@<its DNS domain>, whatever bob's userPrincipalName says.
+          await setUpn(own.users.bob.dn, 'bob.builder@example.com');
+          // An alternate suffix names no domain: bob@example.com is alice's, and binds her.
+          await setUpn(own.users.alice.dn, 'bob@example.com');
+        } finally {
+          await client.unbind();
+        }
+        const store = new MemoryUserStore();
+        const logger = new RecordingLogger();
+        const options = (extra: Partial<LdapBackendOptions>): LdapBackendOptions => ({
+          url: own.url,
+          tls: { ca: own.caCertPem, servername: own.serverName },
+          preset: 'activedirectory',
+          userSearch: { base: own.baseDN },
+          store,
+          logger,
+          ...extra,
+        });
+        const backend = new LdapBackend(options({ userBindName: `{username}@${own.dnsDomain}` }));
+        const alt = new LdapBackend(options({ userBindName: '{username}@example.com' }));
+        // Her entry not found (outside the filter), bob's (found by sAMAccountName) is not hers.
+        const altFiltered = new LdapBackend(
+          options({
+            userBindName: '{username}@example.com',
+            userSearch: {
+              base: own.baseDN,
+              filter: '(&(objectClass=user)(!(sAMAccountName=alice)))',
+            },
+          }),
+        );
+        backends.push(backend, alt, altFiltered);
+        const bob = await backend.authenticate(undefined, {
+          username: 'bob',
+          password: own.users.bob.password,
+        });
+        expect(bob?.username, String(logger.lastReason())).to.equal('bob');
+        expect(await dnOf(store, bob)).to.equal(normalizeDn(own.users.bob.dn));
+        const asAlice = { username: 'bob', password: own.users.alice.password };
+        expect((await alt.authenticate(undefined, asAlice))?.username).to.equal('alice');
+        expect(await altFiltered.authenticate(undefined, asAlice)).to.equal(null);
+        expect(logger.lastReason()).to.equal('user-not-found');
+      } finally {
+        await own.stop();
+      }
     });
 
     it('returns null for a wrong password, with AD sub-code 52e in the log', async function () {
