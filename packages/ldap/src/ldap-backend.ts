@@ -330,6 +330,15 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
           entries = (await own(userFilter('sAMAccountName', username, flow.filter))).filter(
             (e) => adDomainOf(e.dn) === domain,
           );
+          // Windows AD does not enforce UPN uniqueness (KB 251359; replication can also make
+          // clashes): another account, outside the search bases or the filter, may hold this
+          // name as its explicit UPN and be the one bound. So the entry found must take the same
+          // password by its own DN, or the login is not its.
+          const [candidate] = entries;
+          if (entries.length === 1 && candidate !== undefined) {
+            const outcome = await this.#rebind(conn, candidate.dn, password, deadline);
+            if (outcome !== 'bound') return { kind: 'fail', reason: 'user-not-found' };
+          }
         }
         const [entry, ...others] = entries;
         if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
@@ -407,6 +416,26 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
       // "No such object" for a base search on our own DN is a vanished user, not an outage.
       if (scope === 'base' && (error as { code?: unknown }).code === 32) return [];
       throw error;
+    }
+  }
+
+  /**
+   * Binds the user's own connection again as `dn`: 'bound', or 'refused' when the directory says
+   * no (any refusal). A transport failure or the deadline is thrown, as an outage.
+   */
+  async #rebind(
+    conn: LdapConnection,
+    dn: string,
+    password: string,
+    deadline: Deadline,
+  ): Promise<'bound' | 'refused'> {
+    try {
+      await deadline.run(conn.client.bind(dn, password), 'bind');
+      return 'bound';
+    } catch (error) {
+      const outcome = classifyBindError(error, undefined, conn.server.url);
+      if (outcome.kind === 'error') throw outcome.error;
+      return 'refused';
     }
   }
 
