@@ -123,8 +123,15 @@ const ldapBackend = z
       .strict()
       .optional(),
     userDnTemplate: z.string().min(1).optional(),
+    /**
+     * Active Directory: bind as `{username}@domain` (a UPN) or `DOMAIN\{username}`, then read the
+     * user's own entry under `userSearch.base` (which it needs); no service account required.
+     */
+    userBindName: z.string().min(1).optional(),
     usernameAttribute: z.string().min(1).optional(),
     idAttribute: z.string().min(1).optional(),
+    /** The identity links' issuer. Default `ldap`; changing it relinks nobody (see the package). */
+    issuer: z.string().min(1).optional(),
     groups: z
       .object({
         base: stringOrList.optional(),
@@ -152,6 +159,16 @@ const ldapBackend = z
     updateUsers: z.enum(['always', 'never']).optional(),
     timeoutMs: fromEnv(z.number().int().positive()).optional(),
     poolSize: fromEnv(z.number().int().positive()).optional(),
+    /** Caches, each off (0) by default; a TTL is also how long a directory change goes unseen. */
+    cache: z
+      .object({
+        dnTtlMs: fromEnv(z.number().int().min(0)).optional(),
+        groupTtlMs: fromEnv(z.number().int().min(0)).optional(),
+        credentialTtlMs: fromEnv(z.number().int().min(0)).optional(),
+        maxEntries: fromEnv(z.number().int().positive()).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

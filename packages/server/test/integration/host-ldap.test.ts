@@ -155,6 +155,50 @@ describe('reference host with LDAP (real slapd)', function () {
     }
   });
 
+  it('records the configured issuer and serves a repeated login from the credential cache', async function () {
+    const cached = await createApp(
+      parseConfig(
+        {
+          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+          stores: { kind: 'memory' },
+          backends: [
+            {
+              type: 'ldap',
+              url: slapd.url,
+              tls: { caFile: join(dir, 'ca.pem') },
+              bindDn: slapd.serviceDN,
+              bindPassword: slapd.servicePassword,
+              userSearch: { base: 'ou=people,dc=example,dc=org' },
+              issuer: 'ldap.example.org',
+              cache: { dnTtlMs: 60_000, credentialTtlMs: '${CRED_TTL}', maxEntries: 100 },
+            },
+          ],
+          logging: { level: 'silent' },
+        },
+        { CRED_TTL: '60000' },
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const aliceBinds = async () =>
+        (await slapd.log()).split('BIND dn="uid=alice,ou=people,dc=example,dc=org" method=')
+          .length - 1;
+      const before = await aliceBinds();
+      for (let i = 0; i < 2; i++) {
+        const agent = request.agent(cached.callback());
+        await login(agent, 'alice', 'alice-password').then((r) => expect(r.status).to.equal(303));
+      }
+      // The second login was answered from the cache: one BIND as alice, not two.
+      expect((await aliceBinds()) - before).to.equal(1);
+      const alice = await cached.userStore.getByUsername('alice');
+      const identities = await cached.userStore.identitiesOf(alice!.id);
+      expect(identities).to.have.length(1);
+      expect(identities[0]).to.include({ backendId: 'ldap', issuer: 'ldap.example.org' });
+    } finally {
+      await cached.close();
+    }
+  });
+
   it('reports the directory in /readyz', async function () {
     const ready = await request(app.callback()).get('/readyz').expect(200);
     expect((ready.body as { checks: Record<string, string> }).checks).to.include({

@@ -1,10 +1,11 @@
 import { expectRejection } from '@authbridge/conformance';
 import { AuthBridgeError } from '@authbridge/core';
-import { interpolateEnv, loadConfigFile, parseConfig } from '@authbridge/server';
+import { checkConfig, interpolateEnv, loadConfigFile, parseConfig } from '@authbridge/server';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 
 const SECRET = 'x'.repeat(32);
 const minimal = { server: { secret: SECRET }, backends: [{ type: 'local' }] };
@@ -270,6 +271,96 @@ describe('host configuration', function () {
       expect(
         configError(() => parseConfig(config(bad, 'https://idp.example.com/sso'), {})).message,
       ).to.include('server.publicUrl');
+    }
+  });
+
+  describe('LDAP options of the package README: userBindName, issuer, cache', function () {
+    // The README's Active Directory example, as YAML would give it.
+    const ad = {
+      type: 'ldap',
+      url: 'ldap://dc1.corp.example.org',
+      preset: 'activedirectory',
+      userSearch: { base: 'DC=corp,DC=example,DC=org' },
+      userBindName: '{username}@corp.example.org',
+      groups: { base: 'DC=corp,DC=example,DC=org' },
+    };
+    const withLdap = (ldap: object) => ({
+      ...minimal,
+      stores: { kind: 'memory' },
+      backends: [{ ...ad, ...ldap }],
+    });
+
+    it('takes them, numbers from ${ENV} too, and builds the backend with them', async function () {
+      const config = parseConfig(
+        withLdap({
+          issuer: 'corp-ad',
+          cache: {
+            dnTtlMs: 60_000,
+            groupTtlMs: '${GROUP_TTL}',
+            credentialTtlMs: 0,
+            maxEntries: 500,
+          },
+        }),
+        { GROUP_TTL: '30000' },
+      );
+      expect(config.backends[0]).to.deep.include({
+        userBindName: '{username}@corp.example.org',
+        issuer: 'corp-ad',
+        cache: { dnTtlMs: 60_000, groupTtlMs: 30_000, credentialTtlMs: 0, maxEntries: 500 },
+      });
+      await checkConfig(config);
+    });
+
+    it('refuses a bad value by its path', function () {
+      const err = configError(() =>
+        parseConfig(
+          withLdap({
+            userBindName: '',
+            issuer: '',
+            cache: { dnTtlMs: -1, groupTtlMs: 1.5, maxEntries: 0, ttlMs: 5 },
+          }),
+          {},
+        ),
+      );
+      expect(err.message)
+        .to.include('backends[0].userBindName')
+        .and.include('backends[0].issuer')
+        .and.include('backends[0].cache.dnTtlMs')
+        .and.include('backends[0].cache.groupTtlMs')
+        .and.include('backends[0].cache.maxEntries')
+        .and.match(/backends\[0\]\.cache: .*"ttlMs"/);
+    });
+
+    it('hands them to the backend, whose own checks refuse what it cannot use, naming the entry', async function () {
+      for (const [ldap, message] of [
+        [{ userBindName: 'x@{username}' }, 'userBindName must be {username}@domain'],
+        [
+          { userSearch: undefined, userDnTemplate: 'CN={username},DC=corp' },
+          'userBindName needs userSearch',
+        ],
+        [{ issuer: '   ' }, 'issuer must be a non-empty string'],
+        [{ cache: { credentialTtlMs: 86_400_001 } }, 'cache.credentialTtlMs must be an integer'],
+      ] as const) {
+        const err = await checkConfig(parseConfig(withLdap(ldap), {})).then(
+          () => expect.fail(`accepted ${JSON.stringify(ldap)}`),
+          (error: unknown) => error as AuthBridgeError,
+        );
+        expect(err.code).to.equal('CONFIG_INVALID');
+        expect(err.message).to.include('backends[0] (ldap): ').and.include(message);
+      }
+    });
+  });
+
+  it("parses the README's configuration examples", function () {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const blocks = [...readme.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+    expect(blocks.length).to.be.greaterThan(1);
+    const env = new Proxy({}, { get: () => 'an-example-value-of-32-characters-or-more' });
+    for (const block of blocks) {
+      const raw = parse(block, { schema: 'core' }) as Record<string, unknown>;
+      // A backend entry alone is shown with `backends:` only; the server part is the first example's.
+      const server = { secret: SECRET, publicUrl: 'https://auth.example.com' };
+      parseConfig({ server, ...raw }, env);
     }
   });
 
