@@ -240,6 +240,48 @@ const restBackend = z
   })
   .strict();
 
+/** How one profile field is read from an assertion attribute (`AttributeRule`). */
+const samlAttributeRule = z
+  .object({
+    /** The attribute's Name: a URI, a `urn:oid:` OID, or a plain name. */
+    name: z.string().min(1),
+    friendlyNames: z.array(z.string().min(1)).optional(),
+    cardinality: z.enum(['single', 'multiple']).optional(),
+    required: fromEnv(z.boolean()).optional(),
+  })
+  .strict();
+
+/**
+ * Which attributes fill which profile fields (`AttributeMapping`); fields without a rule are left
+ * alone. The backend refuses the rest (a reserved `extra` key, a single-valued `groups`).
+ */
+const samlAttributes = z
+  .object({
+    username: samlAttributeRule.optional(),
+    email: samlAttributeRule.optional(),
+    displayName: samlAttributeRule.optional(),
+    groups: samlAttributeRule.optional(),
+    /** Further attributes kept in the user's `attributes`, by key. */
+    extra: z
+      .preprocess(
+        (value, ctx) => {
+          // zod leaves an own `__proto__` key out of a record without a word: refuse it, not lose it.
+          if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['__proto__'],
+              message: 'reserved key',
+              input: value,
+            });
+          }
+          return value;
+        },
+        z.record(z.string(), samlAttributeRule),
+      )
+      .optional(),
+  })
+  .strict();
+
 /** One SAML identity provider. Its ACS URL is `<server.publicUrl>/saml/<id>/acs`. */
 const samlIdp = z
   .object({
@@ -261,6 +303,8 @@ const samlIdp = z
     /** Binding of the IdP's SingleLogoutService for the messages we send. Default redirect. */
     sloBinding: z.enum(['redirect', 'post']).optional(),
     signAuthnRequests: fromEnv(z.boolean()).optional(),
+    /** This IdP's attribute mapping, instead of (not merged with) the backend's `attributes`. */
+    attributes: samlAttributes.optional(),
   })
   .strict();
 
@@ -278,6 +322,8 @@ const samlBackend = z
       })
       .strict(),
     idps: z.array(samlIdp).min(1),
+    /** The attribute mapping of every IdP without its own. Default none: only the NameID is read. */
+    attributes: samlAttributes.optional(),
     /** Plain-http IdP endpoints beyond loopback (a password typed in clear): must be written out. */
     allowInsecureHttp: fromEnv(z.boolean()).default(false),
     clockSkewMs: fromEnv(z.number().int().min(0).max(600_000)).optional(),

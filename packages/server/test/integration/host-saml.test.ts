@@ -103,6 +103,10 @@ describe('reference host with SAML (demo IdP)', function () {
           {
             type: 'saml',
             sp: { entityId: `${publicUrl}/saml/metadata` },
+            // For IdPs without their own mapping; the demo IdP's replaces it whole.
+            attributes: {
+              groups: { name: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups' },
+            },
             idps: [
               {
                 id: 'demo',
@@ -110,13 +114,20 @@ describe('reference host with SAML (demo IdP)', function () {
                 ssoUrl: idp.ssoUrl,
                 signingCertFiles: [join(dir, 'idp.pem')],
                 displayName: 'Demo IdP',
+                // The demo IdP's names: mail by FriendlyName only (as if its Name were another).
+                attributes: {
+                  email: { name: 'urn:example:email', friendlyNames: ['mail'] },
+                  displayName: { name: 'urn:oid:2.16.840.1.113730.3.1.241' },
+                  groups: { name: 'groups', required: '${GROUPS_REQUIRED}' },
+                  extra: { uid: { name: 'urn:oid:0.9.2342.19200300.100.1.1' } },
+                },
               },
             ],
           },
         ],
         logging: { level: 'silent' },
       },
-      {},
+      { GROUPS_REQUIRED: 'true' },
     );
     app = await createApp(config, {
       logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }),
@@ -200,6 +211,28 @@ describe('reference host with SAML (demo IdP)', function () {
     });
     expect(out.status).to.equal(303);
     expect((await browser.request(`${host.url}/api/me`)).status).to.equal(401);
+  });
+
+  it("maps the IdP's attributes to the user's email, display name, groups and extra attributes", async function () {
+    const browser = new Browser();
+    const start = await browser.request(`${host.url}/saml/demo/login`);
+    const loginForm = formOf(await (await browser.request(start.headers.get('location')!)).text());
+    const posted = await browser.request(new URL(loginForm.action, idp.ssoUrl).href, {
+      method: 'POST',
+      form: { ...loginForm.fields, username: 'sam', password: 'sam-password' },
+    });
+    const acsForm = formOf(await posted.text());
+    const acs = await browser.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    await browser.request(new URL(acs.headers.get('location')!, host.url).href);
+    const me = (await (await browser.request(`${host.url}/api/me`)).json()) as {
+      username: string;
+      groups: string[];
+    };
+    expect(me.username).to.equal('sam');
+    expect(me.groups).to.have.members(['saml-users', 'finance']);
+    const sam = await app.userStore.getByUsername('sam');
+    expect(sam).to.deep.include({ email: 'sam@example.org', displayName: 'Sam Saml' });
+    expect(sam?.attributes).to.deep.include({ uid: 'sam' });
   });
 
   it('takes an answer only in the browser that started the login (no login CSRF)', async function () {

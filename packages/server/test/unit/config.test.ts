@@ -1,6 +1,7 @@
 import { expectRejection } from '@authbridge/conformance';
 import { AuthBridgeError } from '@authbridge/core';
 import { checkConfig, interpolateEnv, loadConfigFile, parseConfig } from '@authbridge/server';
+import { testKeyPair } from '@authbridge/testkit';
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -362,6 +363,109 @@ describe('host configuration', function () {
       const server = { secret: SECRET, publicUrl: 'https://auth.example.com' };
       parseConfig({ server, ...raw }, env);
     }
+  });
+
+  describe('SAML attribute mapping, for the backend and per IdP', function () {
+    let dir: string;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), 'authbridge-config-saml-'));
+      writeFileSync(join(dir, 'idp.pem'), testKeyPair('idp.example.test').certPem);
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    // Entra ID's claim names.
+    const CLAIMS = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims';
+    const entra = {
+      email: { name: `${CLAIMS}/emailaddress`, required: '${EMAIL_REQUIRED}' },
+      displayName: { name: `${CLAIMS}/name` },
+      groups: { name: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups' },
+      extra: { department: { name: `${CLAIMS}/department`, cardinality: 'single' } },
+    };
+    const withSaml = (saml: object, idp: object = {}) => ({
+      server: { secret: SECRET, publicUrl: 'https://sp.example.test' },
+      stores: { kind: 'memory' },
+      backends: [
+        {
+          type: 'saml',
+          sp: { entityId: 'https://sp.example.test' },
+          idps: [
+            {
+              id: 'corp',
+              entityId: 'https://idp.example.test',
+              ssoUrl: 'https://idp.example.test/sso',
+              signingCertFiles: [join(dir, 'idp.pem')],
+              ...idp,
+            },
+          ],
+          ...saml,
+        },
+      ],
+    });
+
+    it('takes them, booleans from ${ENV} too, and builds the backend with them', async function () {
+      const config = parseConfig(
+        withSaml(
+          { attributes: { email: { name: 'urn:oid:0.9.2342.19200300.100.1.3' } } },
+          { attributes: entra },
+        ),
+        { EMAIL_REQUIRED: 'true' },
+      );
+      const saml = config.backends[0] as Extract<(typeof config.backends)[0], { type: 'saml' }>;
+      expect(saml.attributes).to.deep.equal({
+        email: { name: 'urn:oid:0.9.2342.19200300.100.1.3' },
+      });
+      expect(saml.idps[0]!.attributes).to.deep.equal({
+        ...entra,
+        email: { ...entra.email, required: true },
+      });
+      await checkConfig(config);
+    });
+
+    it('refuses a bad value by its path', function () {
+      const err = configError(() =>
+        parseConfig(
+          withSaml(
+            { attributes: { mail: { name: 'mail' } } },
+            {
+              attributes: {
+                email: { name: '' },
+                groups: { name: 'groups', cardinality: 'many' },
+                extra: JSON.parse('{"__proto__": {"name": "x"}, "dept": {"name": "d"}}') as object,
+              },
+            },
+          ),
+          {},
+        ),
+      );
+      expect(err.message)
+        .to.match(/backends\[0\]\.attributes: .*"mail"/)
+        .and.include('backends[0].idps[0].attributes.email.name')
+        .and.include('backends[0].idps[0].attributes.groups.cardinality')
+        .and.include('backends[0].idps[0].attributes.extra.__proto__: reserved key');
+    });
+
+    it('hands them to the backend, whose own checks refuse what it cannot use, naming the entry', async function () {
+      for (const [saml, idp, message] of [
+        [
+          { attributes: { groups: { name: 'g', cardinality: 'single' } } },
+          {},
+          'attributes.groups is always multiple',
+        ],
+        [
+          {},
+          { attributes: { extra: { email: { name: 'mail' } } } },
+          'attributes.extra key "email" is reserved',
+        ],
+      ] as const) {
+        const err = await checkConfig(parseConfig(withSaml(saml, idp), {})).then(
+          () => expect.fail(`accepted ${JSON.stringify([saml, idp])}`),
+          (error: unknown) => error as AuthBridgeError,
+        );
+        expect(err.code).to.equal('CONFIG_INVALID');
+        expect(err.message).to.include('backends[0] (saml): ').and.include(message);
+      }
+    });
   });
 
   it('reads YAML files and refuses broken YAML with CONFIG_INVALID', async function () {
