@@ -13,11 +13,12 @@ import {
   type UserStore,
 } from '@authbridge/core';
 import { LdapBackend } from '@authbridge/ldap';
-import { RestTokenBackend } from '@authbridge/rest';
+import { type ClientAuthentication, RestTokenBackend } from '@authbridge/rest';
 import { SamlBackend } from '@authbridge/saml';
+import { createPrivateKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { BackendConfig } from './config/schema.js';
+import type { BackendConfig, ClientAssertionAlgorithm } from './config/schema.js';
 
 /** What backends may need from the host. */
 export interface BackendContext {
@@ -84,9 +85,13 @@ const BUILDERS: { readonly [T in BackendConfig['type']]: Builder<T> } = {
     });
   },
   rest: async (config, context) => {
-    const { type, ...options } = config;
+    const { type, mode, ...options } = config;
     return new RestTokenBackend({
       ...options,
+      mode:
+        mode.kind === 'introspection'
+          ? { ...mode, clientAuth: restClientAuth(mode.clientAuth) }
+          : mode,
       store: context.userStore,
       logger: eventLogger(context.logger, config.id),
     });
@@ -153,6 +158,69 @@ function namedConfigError(error: unknown, index: number, config: BackendConfig):
   if (!(error instanceof AuthBridgeError) || error.code !== 'CONFIG_INVALID') return error;
   const where = `backends[${String(index)}] (${config.id})`;
   return new AuthBridgeError('CONFIG_INVALID', `${where}: ${error.message}`, { cause: error });
+}
+
+type RestConfig = Extract<BackendConfig, { type: 'rest' }>;
+type ClientAuthConfig = Extract<RestConfig['mode'], { kind: 'introspection' }>['clientAuth'];
+
+/** The REST backend's client authentication, a `privateKeyFile` read into the key it holds. */
+function restClientAuth(auth: ClientAuthConfig): ClientAuthentication {
+  if (auth.method !== 'private_key_jwt') return auth;
+  const { privateKeyFile, ...rest } = auth;
+  return { ...rest, privateKey: assertionKey(privateKeyFile, auth.algorithm) };
+}
+
+// What each algorithm needs of the key, as WebCrypto names it: the signer (jose) converts the
+// key with exactly these, so a key that does not fit is refused now, not at every introspection.
+const ASSERTION_KEYS: {
+  readonly [A in ClientAssertionAlgorithm]:
+    webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm;
+} = {
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  RS384: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
+  RS512: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
+  PS256: { name: 'RSA-PSS', hash: 'SHA-256' },
+  PS384: { name: 'RSA-PSS', hash: 'SHA-384' },
+  PS512: { name: 'RSA-PSS', hash: 'SHA-512' },
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  ES384: { name: 'ECDSA', namedCurve: 'P-384' },
+  ES512: { name: 'ECDSA', namedCurve: 'P-521' },
+  EdDSA: { name: 'Ed25519' },
+  Ed25519: { name: 'Ed25519' },
+};
+
+/** The private key in `path`, checked to sign `algorithm`. */
+function assertionKey(path: string, algorithm: ClientAssertionAlgorithm): KeyObject {
+  const where = 'mode.clientAuth.privateKeyFile';
+  const pem = readConfigFile(path);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (cause) {
+    throw new AuthBridgeError(
+      'CONFIG_INVALID',
+      `${where}: ${path} holds no unencrypted PEM private key`,
+      { cause },
+    );
+  }
+  try {
+    key.toCryptoKey(ASSERTION_KEYS[algorithm], false, ['sign']);
+  } catch (cause) {
+    throw new AuthBridgeError(
+      'CONFIG_INVALID',
+      `${where}: the key in ${path} cannot sign ${algorithm}`,
+      { cause },
+    );
+  }
+  // jose's floor for RSA signatures.
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < 2048) {
+    throw new AuthBridgeError(
+      'CONFIG_INVALID',
+      `${where}: ${algorithm} needs an RSA key of at least 2048 bits (${path} has ${String(bits)})`,
+    );
+  }
+  return key;
 }
 
 /** Reads a PEM or other file named in the configuration. */

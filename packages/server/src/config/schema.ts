@@ -172,13 +172,50 @@ const ldapBackend = z
   })
   .strict();
 
-const clientSecretAuth = z
-  .object({
-    method: z.enum(['client_secret_basic', 'client_secret_post']),
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
-  })
-  .strict();
+/** The JWS algorithms a `private_key_jwt` client assertion may be signed with (asymmetric). */
+const CLIENT_ASSERTION_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+/** A JWS algorithm for `private_key_jwt`. */
+export type ClientAssertionAlgorithm = (typeof CLIENT_ASSERTION_ALGORITHMS)[number];
+
+/** How the REST backend authenticates to the introspection endpoint. */
+const clientAuth = z.discriminatedUnion('method', [
+  z
+    .object({
+      method: z.enum(['client_secret_basic', 'client_secret_post']),
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+    })
+    .strict(),
+  /** A client assertion (RFC 7523) signed with the key in a PEM file, fresh for every request. */
+  z
+    .object({
+      method: z.literal('private_key_jwt'),
+      clientId: z.string().min(1),
+      /** PEM file of the unencrypted private key (PKCS#8, PKCS#1 or SEC 1); read at start-up. */
+      privateKeyFile: z.string().min(1),
+      /** Must fit the key: RS and PS an RSA key of 2048 bits or more, ES256 P-256... */
+      algorithm: z.enum(CLIENT_ASSERTION_ALGORITHMS),
+      /** The `kid` header, when the server needs it to pick the key. */
+      keyId: z.string().min(1).optional(),
+      /** The assertion's `aud`. Default the mode's `issuer`. */
+      audience: z.string().min(1).optional(),
+      /** Assertion lifetime. Default 60 s. */
+      lifetimeSec: fromEnv(z.number().int().positive()).optional(),
+    })
+    .strict(),
+]);
 const audience = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 /** `@authbridge/rest`: which service vouches for tokens, and how. */
@@ -190,7 +227,7 @@ const restMode = z.discriminatedUnion('kind', [
       issuer: z.string().min(1),
       /** The audience tokens must carry; `null` must be written out to accept any. */
       audience: z.union([audience, z.null()]),
-      clientAuth: clientSecretAuth,
+      clientAuth,
       allowedClientIds: z.array(z.string().min(1)).optional(),
     })
     .strict(),

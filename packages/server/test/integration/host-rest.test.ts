@@ -1,8 +1,10 @@
 // The reference host with the REST token backend, against a real authorization server
 // (oidc-provider on loopback, from the REST package's test support).
+import { expectRejection } from '@authbridge/conformance';
 import { createApp, type HostApp, parseConfig } from '@authbridge/server';
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -12,6 +14,7 @@ import {
   type AuthorizationServer,
   freePort,
   RS_BASIC,
+  RS_JWT,
   startAuthorizationServer,
 } from '@authbridge/testkit';
 
@@ -103,6 +106,74 @@ describe('reference host with the REST token backend (real oidc-provider)', func
       });
     } finally {
       await gone.close();
+    }
+  });
+
+  it('introspects with private_key_jwt, signing with the key in a PEM file', async function () {
+    const keyFile = join(dir, 'client-key.pem');
+    writeFileSync(
+      keyFile,
+      createPrivateKey({ key: as.clientPrivateJwk, format: 'jwk' }).export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+    );
+    const withKey = (clientAuth: object) =>
+      parseConfig(
+        {
+          server: { secret: 'a-host-test-secret-of-at-least-32-chars' },
+          stores: { kind: 'memory' },
+          backends: [
+            {
+              type: 'rest',
+              mode: {
+                kind: 'introspection',
+                endpoint: as.introspectionUrl,
+                issuer: as.issuer,
+                audience: API_RESOURCE,
+                clientAuth: {
+                  method: 'private_key_jwt',
+                  clientId: RS_JWT,
+                  privateKeyFile: keyFile,
+                  algorithm: 'ES256',
+                  keyId: 'client-1',
+                  lifetimeSec: '${ASSERTION_TTL}',
+                  ...clientAuth,
+                },
+              },
+            },
+          ],
+          logging: { level: 'silent' },
+        },
+        { ASSERTION_TTL: '30' },
+      );
+    const signed = await createApp(withKey({}), { logger: pino({ level: 'silent' }) });
+    try {
+      const token = await as.mint('app-1', { resource: API_RESOURCE, scope: 'read' });
+      const me = await request(signed.callback())
+        .get('/api/me')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      expect(me.body).to.include({ backend: 'rest', via: 'bearer' });
+    } finally {
+      await signed.close();
+    }
+    // A key that cannot make the signature asked for is refused at start-up, not per request.
+    const rsaFile = join(dir, 'rsa-key.pem');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    writeFileSync(rsaFile, rsa.export({ type: 'pkcs8', format: 'pem' }));
+    for (const [clientAuth, message] of [
+      [{ algorithm: 'ES384' }, 'cannot sign ES384'],
+      [{ privateKeyFile: rsaFile }, 'cannot sign ES256'],
+      [{ privateKeyFile: join(dir, 'host.db') }, 'holds no unencrypted PEM private key'],
+    ] as const) {
+      const error = (await expectRejection(
+        createApp(withKey(clientAuth), { logger: pino({ level: 'silent' }) }),
+        'CONFIG_INVALID',
+      )) as Error;
+      expect(error.message)
+        .to.include(`backends[0] (rest): mode.clientAuth.privateKeyFile: `)
+        .and.include(message);
     }
   });
 

@@ -3,6 +3,7 @@ import { AuthBridgeError } from '@authbridge/core';
 import { checkConfig, interpolateEnv, loadConfigFile, parseConfig } from '@authbridge/server';
 import { testKeyPair } from '@authbridge/testkit';
 import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -464,6 +465,89 @@ describe('host configuration', function () {
         );
         expect(err.code).to.equal('CONFIG_INVALID');
         expect(err.message).to.include('backends[0] (saml): ').and.include(message);
+      }
+    });
+  });
+
+  describe('REST private_key_jwt client authentication, from a PEM key file', function () {
+    let dir: string;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), 'authbridge-config-rest-'));
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      writeFileSync(join(dir, 'client.pem'), privateKey.export({ type: 'sec1', format: 'pem' }));
+      writeFileSync(join(dir, 'public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const withClientAuth = (clientAuth: object) => ({
+      ...minimal,
+      stores: { kind: 'memory' },
+      backends: [
+        {
+          type: 'rest',
+          mode: {
+            kind: 'introspection',
+            endpoint: 'https://as.example.com/introspect',
+            issuer: 'https://as.example.com',
+            audience: 'https://api.example.com',
+            clientAuth: {
+              method: 'private_key_jwt',
+              clientId: 'authbridge',
+              privateKeyFile: join(dir, 'client.pem'),
+              algorithm: 'ES256',
+              ...clientAuth,
+            },
+          },
+        },
+      ],
+    });
+
+    it('takes it, numbers from ${ENV} too, and builds the backend with the key', async function () {
+      const config = parseConfig(
+        withClientAuth({
+          keyId: 'k1',
+          audience: 'https://as.example.com/token',
+          lifetimeSec: '${TTL}',
+        }),
+        { TTL: '30' },
+      );
+      const rest = config.backends[0] as Extract<(typeof config.backends)[0], { type: 'rest' }>;
+      expect(rest.mode).to.have.nested.property('clientAuth.lifetimeSec', 30);
+      await checkConfig(config);
+    });
+
+    it('refuses a bad value by its path', function () {
+      const err = configError(() =>
+        parseConfig(
+          withClientAuth({ algorithm: 'HS256', privateKeyFile: '', privateKey: 'PEM text' }),
+          {},
+        ),
+      );
+      expect(err.message)
+        .to.include('backends[0].mode.clientAuth.algorithm')
+        .and.include('backends[0].mode.clientAuth.privateKeyFile')
+        .and.match(/backends\[0\]\.mode\.clientAuth: .*"privateKey"/);
+      // Client authentication the host does not take is refused, not ignored.
+      expect(
+        configError(() => parseConfig(withClientAuth({ method: 'tls_client_auth' }), {})).message,
+      ).to.include('backends[0].mode.clientAuth.method');
+    });
+
+    it('refuses at check-config a key that is missing, is none, or cannot sign the algorithm, and what the backend refuses', async function () {
+      for (const [clientAuth, message] of [
+        [{ privateKeyFile: join(dir, 'nowhere.pem') }, 'nowhere.pem'],
+        [{ privateKeyFile: join(dir, 'public.pem') }, 'holds no unencrypted PEM private key'],
+        [{ algorithm: 'RS256' }, 'mode.clientAuth.privateKeyFile: the key in'],
+        [{ algorithm: 'EdDSA' }, 'cannot sign EdDSA'],
+        [{ lifetimeSec: 601 }, 'mode.clientAuth.lifetimeSec must be an integer in 1..600'],
+      ] as const) {
+        const err = await checkConfig(parseConfig(withClientAuth(clientAuth), {})).then(
+          () => expect.fail(`accepted ${JSON.stringify(clientAuth)}`),
+          (error: unknown) => error as AuthBridgeError,
+        );
+        expect(err.code).to.equal('CONFIG_INVALID');
+        expect(err.message).to.include('backends[0] (rest): ').and.include(message);
       }
     });
   });
