@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { hash } from 'node:crypto';
-import type { Clock } from '@authbridge/core';
+import { AuthBridgeError, type Clock } from '@authbridge/core';
 import { Deadline } from './deadline.js';
 import { getPath, parseJsonObject } from './json-body.js';
 import type { LruTtlCache } from './lru-ttl-cache.js';
@@ -48,6 +48,8 @@ export interface RemotePermissionSettings {
 export class RemotePermissions {
   readonly #s: RemotePermissionSettings;
   readonly #label: string;
+  // Aborted by close(): a question in flight stops at once.
+  readonly #closing = new AbortController();
 
   constructor(settings: RemotePermissionSettings) {
     this.#s = settings;
@@ -84,6 +86,12 @@ export class RemotePermissions {
     this.#s.flights.forget();
   }
 
+  /** Drops every cached decision and cancels the questions in flight. Idempotent. */
+  close(): void {
+    this.clear();
+    this.#closing.abort(new AuthBridgeError('CLOSED'));
+  }
+
   async #ask(
     who: PermissionSubject,
     permission: string,
@@ -96,7 +104,7 @@ export class RemotePermissions {
       permission,
       ...(object === undefined ? {} : { object }),
     });
-    const deadline = new Deadline(this.#s.deadlineMs);
+    const deadline = new Deadline(this.#s.deadlineMs, this.#closing.signal);
     const response = await this.#s.upstream
       .send(
         () => ({

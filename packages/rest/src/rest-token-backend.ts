@@ -22,6 +22,7 @@ import { Deadline } from './deadline.js';
 import { LruTtlCache } from './lru-ttl-cache.js';
 import { isUpstreamFailure } from './map-upstream-error.js';
 import type { RestTokenBackendOptions } from './options.js';
+import type { PermissionDecision } from './remote-permissions.js';
 import { type ResolvedOptions, resolveOptions } from './resolve-options.js';
 import { SingleFlight } from './single-flight.js';
 import type { TokenPrincipal } from './token-principal.js';
@@ -259,9 +260,11 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
    * configured. A missing permission is false.
    *
    * @throws {PermissionDenied} when the remote endpoint explicitly denies.
-   * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when it cannot answer.
+   * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT when it cannot answer; CLOSED
+   * after `close()`, also when `close()` came while the question ran.
    */
   async hasPerm(user: AnyUser<RestUser>, perm: string, obj?: unknown): Promise<boolean> {
+    if (this.#closed) throw new AuthBridgeError('CLOSED');
     if (typeof perm !== 'string' || perm === '') return false;
     const rest = this.#ours(user);
     if (rest === undefined) return false;
@@ -269,11 +272,21 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     if (!onObject && rest.permissions.includes(perm)) return true;
     const remote = this.#o.remotePermissions;
     if (remote === undefined) return false;
-    const decision = await remote.decide(
-      { issuer: rest.issuer, subject: rest.subject, username: rest.username },
-      perm,
-      obj,
-    );
+    let decision: PermissionDecision;
+    try {
+      decision = await remote.decide(
+        { issuer: rest.issuer, subject: rest.subject, username: rest.username },
+        perm,
+        obj,
+      );
+    } catch (error) {
+      // close() came while the question ran (and cancelled it): CLOSED, as for authenticate.
+      if (this.#closing.signal.aborted)
+        throw new AuthBridgeError('CLOSED', undefined, { cause: error });
+      throw error;
+    }
+    // An answer that arrived after close() is not acted on.
+    if (this.#closing.signal.aborted) throw new AuthBridgeError('CLOSED');
     if (decision === 'deny') {
       throw new PermissionDenied(undefined, { detail: `${this.id}: remote deny of ${perm}` });
     }
@@ -346,7 +359,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     this.#closing.abort(new AuthBridgeError('CLOSED'));
     this.#cache?.clear();
     this.#flights.forget();
-    this.#o.remotePermissions?.clear();
+    this.#o.remotePermissions?.close();
     this.#o.verifier.close();
     // The store belongs to the caller, who may share it.
   }

@@ -469,6 +469,32 @@ describe('RestTokenBackend (unit, scripted upstream)', function () {
       expect(await auth.hasPerm(user, 'shop.close')).to.equal(false);
     });
 
+    it('close() cancels a permission question in flight and refuses later ones with CLOSED', async function () {
+      const answers = introspectionAnswers();
+      let reached!: () => void;
+      const asked = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const { backend, fetch } = setup(
+        { permissions: { remote: { url: 'https://perms.test/check' } } },
+        (n, url, init) => {
+          if (!url.startsWith('https://perms.test/')) return answers(n, url, init);
+          reached();
+          return { hang: true };
+        },
+      );
+      const user = (await backend.authenticate(undefined, { token: 'good-1' }))!;
+      const pending = backend.hasPerm(user, 'shop.refund');
+      await asked;
+      await backend.close();
+      // Cancelled by close(), not left to its deadline.
+      expect(fetch.calls.at(-1)!.init.signal!.aborted).to.equal(true);
+      await expectRejection(pending, 'CLOSED');
+      const calls = fetch.calls.length;
+      await expectRejection(backend.hasPerm(user, 'shop.refund'), 'CLOSED');
+      expect(fetch.calls.length, 'nothing asked after close()').to.equal(calls);
+    });
+
     it('fails closed when the permission endpoint is down', async function () {
       const answers = introspectionAnswers();
       const { backend } = setup(
