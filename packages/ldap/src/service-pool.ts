@@ -14,7 +14,9 @@
  * and is closed when the last caller using it is done. Every caller leaves by its deadline or when
  * ldapts' per-operation timeout (`timeoutMs`) ends its operation, whichever comes first, so a
  * retired connection is closed at most `timeoutMs` later. Only a connection whose socket is gone
- * is destroyed outright: its operations fail anyway.
+ * is destroyed outright: its operations fail anyway. (ldapts itself destroys the socket when an
+ * operation runs into that per-operation timeout: the others on it then fail with a connection
+ * error, and run() retries each once on a new connection.)
  *
  * @packageDocumentation
  */
