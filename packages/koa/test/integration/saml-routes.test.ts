@@ -65,6 +65,21 @@ class Browser {
     const me = (await (await this.request('/whoami')).json()) as { username: string | null };
     return me.username;
   }
+
+  /** This browser's cookies as a `Cookie` header (what a copy of its jar would send). */
+  cookieHeader(): string {
+    return this.#client.cookieHeader();
+  }
+}
+
+/** A GET to `base + path` sending exactly `cookie`; redirects are not followed. */
+function getWithCookies(base: string, path: string, cookie: string): Promise<Response> {
+  return fetch(base + path, { headers: { cookie }, redirect: 'manual' });
+}
+
+/** The `code` of a JSON error answer. */
+async function codeOf(response: Response): Promise<string> {
+  return ((await response.json()) as { code: string }).code;
 }
 
 /** The XML of a Redirect-binding message in `url`. */
@@ -80,13 +95,22 @@ interface Site {
   readonly warnings: { fields: Record<string, unknown>; message: string }[];
   /** Logs `nameId` in through /saml/corp/login (with `next` when given); the final response. */
   login(browser: Browser, nameId: string, next?: string): Promise<Response>;
+  /**
+   * Starts a login in `browser` and posts the IdP's answer to the ACS, stopping before the
+   * browser comes back: the resume path the ACS redirected to.
+   */
+  answered(browser: Browser, nameId: string, next?: string): Promise<string>;
   close(): Promise<void>;
 }
 
-/** An app with one SAML backend whose IdP `corp` is `idp` (overrides apply to it). */
+/**
+ * An app with one SAML backend whose IdP `corp` is `idp` (overrides apply to it), and any
+ * `otherIdps` after it.
+ */
 async function startSite(
   idpOptions: Partial<SamlIdpOptions> = {},
   sp: Partial<SamlSpOptions> = {},
+  otherIdps: readonly SamlIdpOptions[] = [],
 ): Promise<Site> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -108,6 +132,7 @@ async function startSite(
         signingCerts: [idp.keys.certPem],
         ...idpOptions,
       },
+      ...otherIdps,
     ],
   });
   const authenticator = new Authenticator({ backends: [backend] });
@@ -149,11 +174,14 @@ async function startSite(
   server.on('request', (req, res) => {
     void handle(req, res);
   });
-  return {
+  const site: Site = {
     base,
     idp,
     warnings,
     async login(browser, nameId, next) {
+      return browser.request(await site.answered(browser, nameId, next));
+    },
+    async answered(browser, nameId, next) {
       const start = await browser.request(
         `/saml/corp/login${next === undefined ? '' : `?next=${encodeURIComponent(next)}`}`,
       );
@@ -181,7 +209,7 @@ async function startSite(
         },
       });
       expect(acs.status, await acs.clone().text()).to.equal(303);
-      return browser.request(acs.headers.get('location')!);
+      return acs.headers.get('location')!;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -191,6 +219,7 @@ async function startSite(
         });
       }),
   };
+  return site;
 }
 
 describe('SAML routes over HTTP', function () {
@@ -207,6 +236,61 @@ describe('SAML routes over HTTP', function () {
     expect(done.status).to.equal(303);
     expect(done.headers.get('location')).to.equal('/inbox');
     expect(await browser.whoami()).to.equal('alice');
+  });
+
+  it('takes a resume key once, even from a copy of the browser that holds the request cookie', async function () {
+    site = await startSite();
+    const browser = new Browser(site.base);
+    const resume = await site.answered(browser, 'alice', '/inbox');
+    expect(resume).to.match(/^\/saml\/corp\/acs\?resume=[A-Za-z0-9_-]{43}$/);
+    // A second browser with this one's cookies (a copied jar, or a stale tab): it still names the
+    // AuthnRequest this answer is to, so only the store's one-time delete can refuse it.
+    const copied = browser.cookieHeader();
+    expect(copied).to.include('authbridge.saml-requests=');
+    const first = await browser.request(resume);
+    expect(first.status).to.equal(303);
+    expect(first.headers.get('location')).to.equal('/inbox');
+    expect(await browser.whoami()).to.equal('alice');
+    const again = await getWithCookies(site.base, resume, copied);
+    expect(again.status).to.equal(403);
+    expect(await codeOf(again)).to.equal('PROTOCOL_INVALID');
+    expect(again.headers.getSetCookie().join('\n'), 'no session for the copy').to.not.include(
+      'authbridge.sid',
+    );
+  });
+
+  it('of two concurrent uses of one resume key, exactly one logs in', async function () {
+    site = await startSite();
+    const browser = new Browser(site.base);
+    const resume = await site.answered(browser, 'alice');
+    const cookie = browser.cookieHeader();
+    const answers = await Promise.all([
+      getWithCookies(site.base, resume, cookie),
+      getWithCookies(site.base, resume, cookie),
+    ]);
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).to.deep.equal([303, 403]);
+    const refused = answers.find((a) => a.status === 403)!;
+    expect(await codeOf(refused)).to.equal('PROTOCOL_INVALID');
+  });
+
+  it("refuses a resume key under another IdP's route, though this browser started the login", async function () {
+    site = await startSite({}, {}, [
+      {
+        id: 'partner',
+        entityId: 'https://partner.example.com/saml',
+        ssoUrl: 'https://partner.example.com/sso',
+        signingCerts: [testKeyPair('koa-saml-routes-partner').certPem],
+      },
+    ]);
+    const browser = new Browser(site.base);
+    const resume = await site.answered(browser, 'alice');
+    const elsewhere = resume.replace('/saml/corp/acs?', '/saml/partner/acs?');
+    expect(elsewhere).to.not.equal(resume);
+    const answer = await browser.request(elsewhere);
+    expect(answer.status).to.equal(403);
+    expect(await codeOf(answer)).to.equal('PROTOCOL_INVALID');
+    expect(await browser.whoami()).to.equal(null);
   });
 
   it('logs in without RelayState when next is longer than the 80 bytes RelayState may hold', async function () {

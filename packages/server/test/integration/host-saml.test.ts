@@ -11,6 +11,14 @@ import { type DemoSamlIdp, startDemoSamlIdp } from '../../../../scripts/demo-sam
 /** A tiny cookie-keeping client (cookies by host and name) that does not follow redirects. */
 class Browser {
   readonly #cookies = new Map<string, Map<string, string>>();
+
+  /** Another browser holding a copy of this one's cookies as they are now. */
+  clone(): Browser {
+    const copy = new Browser();
+    for (const [host, jar] of this.#cookies) copy.#cookies.set(host, new Map(jar));
+    return copy;
+  }
+
   async request(
     url: string,
     init: { method?: string; form?: Record<string, string> } = {},
@@ -180,11 +188,17 @@ describe('reference host with SAML (demo IdP)', function () {
     expect(acs.status).to.equal(303);
     const back = acs.headers.get('location')!;
     expect(back).to.match(/^\/saml\/demo\/acs\?resume=[A-Za-z0-9_-]{43}$/);
+    // A copy of this browser still holds the request-ID cookie the resume clears below.
+    const copy = browser.clone();
     const resumed = await browser.request(new URL(back, host.url).href);
     expect(resumed.status).to.equal(303);
     expect(resumed.headers.get('location')).to.equal('/api/me');
-    // The resume link works once.
+    // The resume link works once: the store's one-time key refuses even the copy.
     expect((await browser.request(new URL(back, host.url).href)).status).to.equal(403);
+    const again = await copy.request(new URL(back, host.url).href);
+    expect(again.status).to.equal(403);
+    expect(((await again.json()) as { code: string }).code).to.equal('PROTOCOL_INVALID');
+    expect((await copy.request(`${host.url}/api/me`)).status).to.equal(401);
     const me = (await (await browser.request(`${host.url}/api/me`)).json()) as {
       username: string;
       backend: string;
