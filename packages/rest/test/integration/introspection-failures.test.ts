@@ -1,5 +1,6 @@
 // Mode 1 against an introspection endpoint that misbehaves on purpose (the Koa fixture): each
-// answer a real authorization server should never give, and each way it can fail to answer.
+// answer a real authorization server should never give, and each way it can fail to answer; also a
+// valid answer oidc-provider cannot be made to give (no client_id).
 import { ManualClock, MemoryUserStore } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import { RestTokenBackend, type RestTokenBackendOptions, silentLogger } from '@authbridge/rest';
@@ -92,6 +93,31 @@ describe('introspection mode against a misbehaving endpoint', function () {
     });
     await expectRejection(unreachable.healthCheck(), 'BACKEND_UNAVAILABLE');
     await unreachable.close();
+  });
+
+  it('with allowedClientIds, refuses an active answer that names no client_id (it is optional in RFC 7662)', async function () {
+    answer('t-no-client', omit(good(), 'client_id'));
+    answer('t-app', good());
+    const open = backend();
+    expect((await open.authenticate(undefined, { token: 't-no-client' }))?.subject).to.equal(
+      'user-1',
+    );
+    const allowList = {
+      kind: 'introspection' as const,
+      endpoint: `${api.url}/introspect`,
+      issuer: ISSUER,
+      audience: AUD,
+      clientAuth: {
+        method: 'client_secret_post' as const,
+        clientId: 'rs',
+        clientSecret: 'rs-secret',
+      },
+      allowedClientIds: ['app'],
+    };
+    const strict = backend({ mode: allowList });
+    expect(await strict.authenticate(undefined, { token: 't-no-client' })).to.equal(null);
+    expect((await strict.authenticate(undefined, { token: 't-app' }))?.clientId).to.equal('app');
+    await Promise.all([open.close(), strict.close()]);
   });
 
   it('reads an answer that starts with a UTF-8 byte order mark, as fetch().json() does', async function () {

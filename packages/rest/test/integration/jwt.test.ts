@@ -118,6 +118,23 @@ describe('JWT mode against oidc-provider', function () {
     await backend.close();
   });
 
+  it('with allowedClientIds, refuses a token that carries no client_id', async function () {
+    const backend = jwtBackend(as, { allowedClientIds: ['app-1'] });
+    const { client_id: _dropped, ...noClient } = decodeJwt(await forge({}));
+    expect(_dropped).to.equal('app-1');
+    const key = await importJWK(as.signingJwk, 'ES256');
+    const token = await new SignJWT(noClient)
+      .setProtectedHeader({ alg: 'ES256', kid: 'ec-1', typ: 'at+jwt' })
+      .sign(key);
+    expect(decodeJwt(token)).to.not.have.property('client_id');
+    expect(await backend.authenticate(undefined, { token })).to.equal(null);
+    // The same token passes without the allow-list, and a listed client passes with it.
+    const open = jwtBackend(as);
+    expect((await open.authenticate(undefined, { token }))?.subject).to.equal('app-1');
+    expect(await backend.authenticate(undefined, { token: await forge({}) })).to.not.equal(null);
+    await Promise.all([backend.close(), open.close()]);
+  });
+
   it('requires exp', async function () {
     const backend = jwtBackend(as);
     const key = await importJWK(as.signingJwk, 'ES256');

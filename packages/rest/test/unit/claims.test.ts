@@ -79,6 +79,15 @@ describe('checkClaims', function () {
       'client (client_id)',
     );
     expect(reason(good, { ...policy, allowedClientIds: new Set(['app']) })).to.equal(undefined);
+    // No client_id at all is not on the list either (the sub alone would make a principal).
+    const noClient = omit(good, 'client_id');
+    expect(reason(noClient)).to.equal(undefined);
+    expect(reason(noClient, { ...policy, allowedClientIds: new Set(['app']) })).to.equal(
+      'client (client_id)',
+    );
+    expect(
+      reason({ ...good, client_id: '' }, { ...policy, allowedClientIds: new Set(['app']) }),
+    ).to.equal('client (client_id)');
     expect(reason(good, { ...policy, tokenTypes: new Set(['bearer']) })).to.equal(
       'token type (token_type)',
     );
