@@ -10,6 +10,7 @@ import type { NetworkNamespace } from './network-namespace.js';
 import { runCommand } from './run-command.js';
 import {
   BACKDATE_PASSWORD_PY,
+  FORCE_ATTRIBUTE_PY,
   fileTime,
   PASSWORD_EXPIRED_AGE_DAYS,
   SAMBA_ADMIN_DN,
@@ -383,6 +384,28 @@ async function launch(tools: Tools, source: Template, logLevel: number): Promise
         await server.kill();
         await killLeftovers(ns);
         paused = false;
+      },
+      async forceAttribute(dn, attribute, values) {
+        unfreeze();
+        await server.terminate();
+        await killLeftovers(ns);
+        try {
+          await runCommand(
+            tools.python,
+            [
+              ...['-c', FORCE_ATTRIBUTE_PY],
+              // The domain partition's file (Samba names it after the upper-cased base DN).
+              join(dataDir, 'private', 'sam.ldb.d', `${SAMBA_BASE_DN.toUpperCase()}.ldb`),
+              dn,
+              attribute,
+              ...values,
+            ],
+            { env: SAMBA_ENV, timeoutMs: 60_000 },
+          );
+        } finally {
+          server.spawn();
+          await ready();
+        }
       },
       [Symbol.asyncDispose]: stop,
     };

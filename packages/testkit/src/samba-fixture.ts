@@ -262,3 +262,18 @@ password = '"%s"' % os.environ['AUTHBRIDGE_PASSWORD']
 msg['unicodePwd'] = ldb.MessageElement(password.encode('utf-16-le'), ldb.FLAG_MOD_REPLACE, 'unicodePwd')
 db.modify(msg, controls=['local_oid:1.3.6.1.4.1.7165.4.3.20:0'])
 `;
+
+/**
+ * The Python (Samba's ldb bindings) that adds attribute values to an entry of a partition file
+ * opened without Samba's modules, so that no schema or uniqueness check runs. For a stopped DC.
+ * Arguments: the partition's .ldb file, DN, attribute, values.
+ */
+export const FORCE_ATTRIBUTE_PY = `
+import sys
+import ldb
+url, dn, attribute = sys.argv[1:4]
+db = ldb.Ldb(url=url, options=['modules:'])
+msg = ldb.Message(ldb.Dn(db, dn))
+msg[attribute] = ldb.MessageElement(sys.argv[4:], ldb.FLAG_MOD_ADD, attribute)
+db.modify(msg)
+`;

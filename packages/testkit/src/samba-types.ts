@@ -146,4 +146,12 @@ export interface SambaDcServer extends AsyncDisposable {
   resume(): void;
   /** SIGKILLs samba, like a crash, keeping its data; {@link SambaDcServer.restart} brings it back. */
   kill(): Promise<void>;
+  /**
+   * Adds `values` to `attribute` of the domain entry `dn` (spelled as it was added), written
+   * straight into the domain partition past every check Samba makes (schema, uniqueness): data
+   * an LDAP client cannot write but a directory can hold (an import, a migration, a replication
+   * conflict), such as a second entry with a user's userPrincipalName. Samba is stopped for the
+   * write and started again; resolves once it accepts binds.
+   */
+  forceAttribute(dn: string, attribute: string, values: readonly string[]): Promise<void>;
 }

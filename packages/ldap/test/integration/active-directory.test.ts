@@ -310,6 +310,86 @@ describe('LdapBackend with Active Directory (Samba AD DC)', function () {
     });
   });
 
+  describe('a login name that matches two entries (bind name flow)', function () {
+    // AD refuses a second userPrincipalName over LDAP, but a directory can hold one (an import, a
+    // replication conflict): a DC of its own gets the duplicate written past Samba's checks. The
+    // twin is a person that is not a user, so Samba's own bind (which looks the UPN up among
+    // users) still finds one account; a userSearch.filter that does not ask for objectClass=user
+    // finds both. (A duplicate sAMAccountName cannot be tried this way: Samba's down-level bind
+    // then refuses the name itself.)
+    let own: SambaDcServer;
+    const twin = { sam: 'twin', password: 'Kilo-Passw0rd-11!' };
+    const shadowDn = (): string => `CN=Twin Shadow,OU=People,${own.baseDN}`;
+    const personFilter =
+      '(&(objectCategory=person)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))';
+    const twinLogin = async (
+      filter?: string,
+    ): Promise<{ user: User | null; logger: RecordingLogger }> => {
+      const logger = new RecordingLogger();
+      const backend = new LdapBackend({
+        url: own.url,
+        tls: { ca: own.caCertPem, servername: own.serverName },
+        preset: 'activedirectory',
+        userSearch: { base: own.baseDN, ...(filter === undefined ? {} : { filter }) },
+        userBindName: `{username}@${own.dnsDomain}`,
+        logger,
+      });
+      backends.push(backend);
+      const user = await backend.authenticate(undefined, {
+        username: twin.sam,
+        password: twin.password,
+      });
+      return { user, logger };
+    };
+
+    before(async function () {
+      this.timeout(60_000);
+      own = await startSambaDc();
+      const admin = await adminClient(own);
+      try {
+        await admin.add(`CN=Twin Account,OU=People,${own.baseDN}`, [
+          new Attribute({
+            type: 'objectClass',
+            values: ['top', 'person', 'organizationalPerson', 'user'],
+          }),
+          new Attribute({ type: 'sAMAccountName', values: [twin.sam] }),
+          new Attribute({ type: 'userPrincipalName', values: [`${twin.sam}@${own.dnsDomain}`] }),
+          new Attribute({
+            type: 'unicodePwd',
+            values: [Buffer.from(`"${twin.password}"`, 'utf16le')],
+          }),
+          new Attribute({ type: 'userAccountControl', values: ['512'] }),
+        ]);
+        await admin.add(shadowDn(), [
+          new Attribute({ type: 'objectClass', values: ['top', 'person'] }),
+          new Attribute({ type: 'sn', values: ['Shadow'] }),
+        ]);
+      } finally {
+        await admin.unbind();
+      }
+    });
+
+    after(async function () {
+      if ((own as SambaDcServer | undefined) !== undefined) await own.stop();
+    });
+
+    it('logs the twin in by UPN while the name is its own (the control)', async function () {
+      expect((await twinLogin(personFilter)).user?.username).to.equal(twin.sam);
+    });
+
+    it('refuses it (null, ambiguous-user) once another entry carries the same UPN', async function () {
+      this.timeout(60_000);
+      // A name of its own too, so that taking either entry would log someone in.
+      await own.forceAttribute(shadowDn(), 'sAMAccountName', ['twin-shadow']);
+      await own.forceAttribute(shadowDn(), 'userPrincipalName', [`${twin.sam}@${own.dnsDomain}`]);
+      const { user, logger } = await twinLogin(personFilter);
+      expect(user).to.equal(null);
+      expect(lastFailure(logger)?.['reason']).to.equal('ambiguous-user');
+      // The preset's filter (users only) finds one entry: the same password still logs in.
+      expect((await twinLogin()).user?.username).to.equal(twin.sam);
+    });
+  });
+
   describe('search-then-bind with the activedirectory preset', function () {
     const service = (): Partial<LdapBackendOptions> => ({
       userBindName: undefined,

@@ -311,6 +311,49 @@ describe('startSambaDc', function () {
       expect(await tryBind(second.url, alice.upn, alice.password)).to.equal(undefined);
     });
 
+    it('forces a value LDAP refuses (a duplicate userPrincipalName) and comes back up', async function () {
+      second = await startSambaDc();
+      const { alice } = second.users;
+      const shadow = `CN=Alice Shadow,OU=People,${second.baseDN}`;
+      const admin = new Client({ url: second.url, timeout: 5000 });
+      const upnHolders = async (): Promise<string[]> => {
+        const { searchEntries } = await admin.search(second!.baseDN, {
+          scope: 'sub',
+          filter: `(userPrincipalName=${alice.upn})`,
+          attributes: ['dn'],
+        });
+        return searchEntries.map((e) => e.dn).sort();
+      };
+      try {
+        await admin.bind(second.adminDN, second.adminPassword);
+        await admin.add(shadow, [
+          new Attribute({ type: 'objectClass', values: ['top', 'person'] }),
+          new Attribute({ type: 'sn', values: ['Shadow'] }),
+        ]);
+        const refused = await rejection(
+          admin.modify(
+            shadow,
+            new Change({
+              operation: 'add',
+              modification: new Attribute({ type: 'userPrincipalName', values: [alice.upn] }),
+            }),
+          ),
+        );
+        expect(refused).to.be.instanceOf(Error);
+      } finally {
+        await admin.unbind();
+      }
+      await second.forceAttribute(shadow, 'userPrincipalName', [alice.upn]);
+      try {
+        await admin.bind(second.adminDN, second.adminPassword);
+        expect(await upnHolders()).to.deep.equal([shadow, alice.dn].sort());
+      } finally {
+        await admin.unbind();
+      }
+      // Samba's bind looks the UPN up among users: alice still binds by it.
+      expect(await tryBind(second.url, alice.upn, alice.password)).to.equal(undefined);
+    });
+
     it('stops without leaving a process, namespace, veth pair, relay or directory', async function () {
       second = await startSambaDc();
       const { pid, namespace, dir, address, port } = second;
