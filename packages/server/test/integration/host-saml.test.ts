@@ -70,6 +70,8 @@ describe('reference host with SAML (demo IdP)', function () {
   let app: HostApp;
   let host: RunningHost;
   let idp: DemoSamlIdp;
+  // A second IdP, whose unsolicited (IdP-initiated) responses this host takes.
+  let openIdp: DemoSamlIdp;
   const logLines: string[] = [];
 
   before(async function () {
@@ -99,6 +101,11 @@ describe('reference host with SAML (demo IdP)', function () {
       acsUrl: `${publicUrl}/saml/demo/acs`,
     });
     writeFileSync(join(dir, 'idp.pem'), idp.certPem);
+    openIdp = await startDemoSamlIdp({
+      entityId: `${publicUrl}/saml/metadata`,
+      acsUrl: `${publicUrl}/saml/open/acs`,
+    });
+    writeFileSync(join(dir, 'open-idp.pem'), openIdp.certPem);
     const config = parseConfig(
       {
         server: {
@@ -130,6 +137,14 @@ describe('reference host with SAML (demo IdP)', function () {
                   extra: { uid: { name: 'urn:oid:0.9.2342.19200300.100.1.1' } },
                 },
               },
+              {
+                id: 'open',
+                entityId: openIdp.entityId,
+                ssoUrl: openIdp.ssoUrl,
+                signingCertFiles: [join(dir, 'open-idp.pem')],
+                displayName: 'Open IdP',
+                allowIdpInitiated: true,
+              },
             ],
           },
         ],
@@ -146,6 +161,7 @@ describe('reference host with SAML (demo IdP)', function () {
   after(async function () {
     await host.shutdown(1000);
     await idp.close();
+    await openIdp.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -209,13 +225,11 @@ describe('reference host with SAML (demo IdP)', function () {
       method: 'POST',
       form: acsForm.fields,
     });
-    // 403, not 401: no HTTP authentication scheme applies to a replayed SAML message.
+    // 403, not 401: no HTTP authentication scheme applies to a replayed SAML message. The
+    // assertion's ID is looked up before its InResponseTo: a replay is reported as one.
     expect(replay.status).to.equal(403);
     expect(replay.headers.get('www-authenticate')).to.equal(null);
-    expect(((await replay.json()) as { code: string }).code).to.be.oneOf([
-      'REPLAY_DETECTED',
-      'PROTOCOL_INVALID',
-    ]);
+    expect(((await replay.json()) as { code: string }).code).to.equal('REPLAY_DETECTED');
 
     const home = await (await browser.request(`${host.url}/`)).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1]!;
@@ -247,6 +261,35 @@ describe('reference host with SAML (demo IdP)', function () {
     const sam = await app.userStore.getByUsername('sam');
     expect(sam).to.deep.include({ email: 'sam@example.org', displayName: 'Sam Saml' });
     expect(sam?.attributes).to.deep.include({ uid: 'sam' });
+  });
+
+  it('refuses a replayed IdP-initiated response by its assertion ID alone (REPLAY_DETECTED)', async function () {
+    // Unsolicited: no InResponseTo, so no request ID or browser cookie stands in the way of a
+    // replay; only the replay store does.
+    const posted = await fetch(openIdp.ssoUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'erin', password: 'erin-password' }).toString(),
+    });
+    const acsForm = formOf(await posted.text());
+    expect(acsForm.action).to.equal(`${host.url}/saml/open/acs`);
+    const first = new Browser();
+    const acs = await first.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    expect(acs.status).to.equal(303);
+    expect(acs.headers.get('location')).to.equal('/');
+    const me = (await (await first.request(`${host.url}/api/me`)).json()) as { username: string };
+    expect(me).to.include({ username: 'erin' });
+
+    logLines.length = 0;
+    const other = new Browser();
+    const replay = await other.request(acsForm.action, { method: 'POST', form: acsForm.fields });
+    expect(replay.status).to.equal(403);
+    expect(((await replay.json()) as { code: string }).code).to.equal('REPLAY_DETECTED');
+    expect((await other.request(`${host.url}/api/me`)).status).to.equal(401);
+    const audit = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['msg'] === 'login failed');
+    expect(audit.at(-1)).to.include({ failedBy: 'saml', code: 'REPLAY_DETECTED', idp: 'open' });
   });
 
   it('takes an answer only in the browser that started the login (no login CSRF)', async function () {
