@@ -516,6 +516,100 @@ describe('reference host over HTTP', function () {
     expect(audit('logout')[0]).to.include({ username: 'olga' });
   });
 
+  it('keeps a caller X-Request-Id of 1 to 64 characters of A-Za-z0-9._- and replaces any other', async function () {
+    const lines: string[] = [];
+    const logged = await createApp(config(dir), {
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    });
+    try {
+      const server = logged.callback();
+      for (const kept of ['trace-123', 'A.b_C-9', 'x'.repeat(64)]) {
+        const res = await request(server).get('/healthz').set('X-Request-Id', kept).expect(200);
+        expect(res.headers['x-request-id'], kept).to.equal(kept);
+      }
+      for (const replaced of [
+        'x'.repeat(65),
+        'has space',
+        'a/b',
+        'a:b',
+        'id;drop',
+        '{"json":1}',
+        'tab\there',
+      ]) {
+        lines.length = 0;
+        const res = await request(server).get('/healthz').set('X-Request-Id', replaced).expect(200);
+        const sent = res.headers['x-request-id'] as string;
+        expect(sent, replaced).to.match(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        );
+        // The log carries the replacement, never the caller's value.
+        const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(entries.find((l) => l['msg'] === 'request')?.['reqId'], replaced).to.equal(sent);
+        expect(lines.join('\n'), replaced).to.not.include(JSON.stringify(replaced).slice(1, -1));
+      }
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('sends HSTS over HTTPS only: behind a trusted proxy that says https, never on plain HTTP', async function () {
+    const hsts = 'max-age=31536000; includeSubDomains';
+    const hostWith = (trustProxy: boolean) =>
+      createApp(
+        parseConfig(
+          {
+            server: { secret: SECRET, trustProxy },
+            stores: { kind: 'memory' },
+            backends: [{ type: 'local' }],
+          },
+          {},
+        ),
+        { logger: pino({ level: 'silent' }) },
+      );
+    const trusting = await hostWith(true);
+    const direct = await hostWith(false);
+    try {
+      for (const path of ['/healthz', '/login', '/api/me', '/nowhere']) {
+        const secure = await request(trusting.callback())
+          .get(path)
+          .set('X-Forwarded-Proto', 'https');
+        expect(secure.headers['strict-transport-security'], path).to.equal(hsts);
+        const plain = await request(trusting.callback()).get(path);
+        expect(plain.headers['strict-transport-security'], path).to.equal(undefined);
+        // Without trustProxy the header is the client's word, and not taken.
+        const forged = await request(direct.callback()).get(path).set('X-Forwarded-Proto', 'https');
+        expect(forged.headers['strict-transport-security'], path).to.equal(undefined);
+      }
+    } finally {
+      await trusting.close();
+      await direct.close();
+    }
+  });
+
+  it('cuts a failed login username to 128 characters in the audit log', async function () {
+    const lines: string[] = [];
+    const logged = await createApp(config(dir), {
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    });
+    const typed = (n: number, tail: string): string => `${'n'.repeat(n)}${tail}`;
+    try {
+      for (const username of [
+        typed(128, ''),
+        typed(128, 'TAIL-BEYOND-128'),
+        typed(2000, 'END-OF-2000'),
+      ])
+        await formLogin(request.agent(logged.callback()), username, 'wrong-password', 200);
+    } finally {
+      await logged.close();
+    }
+    const failed = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['msg'] === 'login failed')
+      .map((l) => l['username']);
+    expect(failed).to.deep.equal([typed(128, ''), typed(128, ''), typed(128, '')]);
+    expect(lines.join('\n')).to.not.include('TAIL').and.not.include('END-OF');
+  });
+
   it('takes the client address from the proxies it trusts, never from what the client wrote', async function () {
     const forged = '10.9.9.9, 203.0.113.9'; // the client wrote 10.9.9.9; the proxy added the rest
     for (const [trustProxy, ip] of [
