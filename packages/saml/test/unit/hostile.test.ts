@@ -108,6 +108,24 @@ async function acceptedOnce(f: SamlFixture, creds: SamlCredentials): Promise<Sam
   return creds;
 }
 
+// An encrypted identifier (SAML core §2.2.4), whatever it holds: refused before any decryption.
+const ENCRYPTED_ID =
+  '<saml:EncryptedID><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#">' +
+  '<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>' +
+  '</xenc:EncryptedData></saml:EncryptedID>';
+const EPPN = 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6';
+// The subject comes from an attribute: a response needs no NameID to be accepted.
+const SUBJECT_ATTRIBUTE: FixtureOptions = { corp: { subjectAttribute: EPPN } };
+
+/** A response whose subject is the attribute {@link EPPN}, and whose Subject holds no NameID. */
+function bySubjectAttribute(f: SamlFixture, options: IssueOptions = {}): string {
+  return issue(
+    f,
+    { nameId: undefined, attributes: [{ name: EPPN, values: ['alice@example.com'] }] },
+    options,
+  );
+}
+
 const RESPONSE_ONLY: FixtureOptions = { corp: { signing: 'response' } };
 const ASSERTION_ONLY: FixtureOptions = { corp: { signing: 'assertion' } };
 
@@ -980,6 +998,33 @@ const CASES: readonly HostileCase[] = [
   },
   {
     row: 'C10',
+    name: 'EncryptedID in place of the NameID (subject from an attribute, so no NameID is needed)',
+    code: 'PROTOCOL_INVALID',
+    fixture: SUBJECT_ATTRIBUTE,
+    input: (f) =>
+      post(
+        f,
+        bySubjectAttribute(f, {
+          assertionXml: (x) => x.replace('<saml:Subject>', `<saml:Subject>${ENCRYPTED_ID}`),
+        }),
+      ),
+  },
+  {
+    row: 'C10',
+    name: 'EncryptedID next to the NameID',
+    code: 'PROTOCOL_INVALID',
+    input: (f) =>
+      post(
+        f,
+        issue(
+          f,
+          {},
+          { assertionXml: (x) => x.replace('</saml:NameID>', `</saml:NameID>${ENCRYPTED_ID}`) },
+        ),
+      ),
+  },
+  {
+    row: 'C10',
     name: 'transient NameID as the subject',
     code: 'PROTOCOL_INVALID',
     input: (f) =>
@@ -1146,6 +1191,12 @@ describe('SAML hostile suite', function () {
         expect(user?.username).to.equal('alice');
       });
     }
+
+    it('subject from an attribute, no NameID (the EncryptedID case without it)', async function () {
+      const f = samlFixture(SUBJECT_ATTRIBUTE);
+      const user = await f.backend.authenticate(undefined, post(f, bySubjectAttribute(f)));
+      expect(user?.username).to.equal('alice@example.com');
+    });
   });
 
   for (const c of CASES) {
