@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AuthBridgeError } from '@authbridge/core';
 import { type CryptoKey, importJWK, type JWK, SignJWT } from 'jose';
+import { checkAssertionKey } from './assertion-key.js';
 import type { TlsClientOptions } from './tls-client-fetch.js';
 
 /** Client authentication to the authorization server. */
@@ -32,7 +33,10 @@ export type ClientAuthentication =
       readonly clientId: string;
       /** A private CryptoKey, KeyObject or JWK (with `d`). */
       readonly privateKey: CryptoKey | KeyObject | JWK;
-      /** The JWS algorithm, e.g. `ES256`, `PS256`, `EdDSA`. */
+      /**
+       * The JWS algorithm: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA or Ed25519. A
+       * KeyObject that cannot sign it is CONFIG_INVALID when the backend is built.
+       */
       readonly algorithm: string;
       /** `kid` header, when the server needs it to pick the key. */
       readonly keyId?: string;
@@ -102,9 +106,6 @@ export function clientAuthApplier(
     case 'private_key_jwt': {
       const clientId = nonEmpty(auth.clientId, 'clientAuth.clientId');
       const algorithm = nonEmpty(auth.algorithm, 'clientAuth.algorithm');
-      if (algorithm.startsWith('HS') || algorithm === 'none') {
-        throw bad('clientAuth.algorithm must be an asymmetric JWS algorithm');
-      }
       const audience = auth.audience ?? defaultAudience;
       const lifetime = auth.lifetimeSec ?? 60;
       if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 600) {
@@ -112,6 +113,7 @@ export function clientAuthApplier(
       }
       const key = auth.privateKey as unknown;
       if (typeof key !== 'object' || key === null) throw bad('clientAuth.privateKey is required');
+      checkAssertionKey(key, algorithm, where);
       // A JWK is imported once, lazily; the import is async and may fail, which surfaces on the
       // first request as CONFIG_INVALID.
       let imported: Promise<CryptoKey | KeyObject | Uint8Array> | undefined;

@@ -15,10 +15,10 @@ import {
 import { LdapBackend } from '@authbridge/ldap';
 import { type ClientAuthentication, RestTokenBackend } from '@authbridge/rest';
 import { SamlBackend } from '@authbridge/saml';
-import { createPrivateKey, type KeyObject, type webcrypto } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { BackendConfig, ClientAssertionAlgorithm } from './config/schema.js';
+import type { BackendConfig } from './config/schema.js';
 
 /** What backends may need from the host. */
 export interface BackendContext {
@@ -167,60 +167,24 @@ type ClientAuthConfig = Extract<RestConfig['mode'], { kind: 'introspection' }>['
 function restClientAuth(auth: ClientAuthConfig): ClientAuthentication {
   if (auth.method !== 'private_key_jwt') return auth;
   const { privateKeyFile, ...rest } = auth;
-  return { ...rest, privateKey: assertionKey(privateKeyFile, auth.algorithm) };
+  return { ...rest, privateKey: assertionKey(privateKeyFile) };
 }
 
-// What each algorithm needs of the key, as WebCrypto names it: the signer (jose) converts the
-// key with exactly these, so a key that does not fit is refused now, not at every introspection.
-const ASSERTION_KEYS: {
-  readonly [A in ClientAssertionAlgorithm]:
-    webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm;
-} = {
-  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-  RS384: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
-  RS512: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
-  PS256: { name: 'RSA-PSS', hash: 'SHA-256' },
-  PS384: { name: 'RSA-PSS', hash: 'SHA-384' },
-  PS512: { name: 'RSA-PSS', hash: 'SHA-512' },
-  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
-  ES384: { name: 'ECDSA', namedCurve: 'P-384' },
-  ES512: { name: 'ECDSA', namedCurve: 'P-521' },
-  EdDSA: { name: 'Ed25519' },
-  Ed25519: { name: 'Ed25519' },
-};
-
-/** The private key in `path`, checked to sign `algorithm`. */
-function assertionKey(path: string, algorithm: ClientAssertionAlgorithm): KeyObject {
-  const where = 'mode.clientAuth.privateKeyFile';
+/**
+ * The private key in `path`. Whether it can sign the configured algorithm is the REST backend's
+ * check, made when it is built (check-config and serve refuse a key that cannot).
+ */
+function assertionKey(path: string): KeyObject {
   const pem = readConfigFile(path);
-  let key: KeyObject;
   try {
-    key = createPrivateKey(pem);
+    return createPrivateKey(pem);
   } catch (cause) {
     throw new AuthBridgeError(
       'CONFIG_INVALID',
-      `${where}: ${path} holds no unencrypted PEM private key`,
+      `mode.clientAuth.privateKeyFile: ${path} holds no unencrypted PEM private key`,
       { cause },
     );
   }
-  try {
-    key.toCryptoKey(ASSERTION_KEYS[algorithm], false, ['sign']);
-  } catch (cause) {
-    throw new AuthBridgeError(
-      'CONFIG_INVALID',
-      `${where}: the key in ${path} cannot sign ${algorithm}`,
-      { cause },
-    );
-  }
-  // jose's floor for RSA signatures.
-  const bits = key.asymmetricKeyDetails?.modulusLength;
-  if (bits !== undefined && bits < 2048) {
-    throw new AuthBridgeError(
-      'CONFIG_INVALID',
-      `${where}: ${algorithm} needs an RSA key of at least 2048 bits (${path} has ${String(bits)})`,
-    );
-  }
-  return key;
 }
 
 /** Reads a PEM or other file named in the configuration. */

@@ -2,6 +2,7 @@ import { MemoryUserStore } from '@authbridge/core';
 import { expectRejection } from '@authbridge/conformance';
 import { RestTokenBackend, type RestTokenBackendOptions, silentLogger } from '@authbridge/rest';
 import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'mocha';
 import { omit } from '../support/fakes.js';
 
@@ -105,6 +106,36 @@ describe('RestTokenBackend options', function () {
       ...introspection,
       mode: { ...mode, clientAuth: { method: 'tls_client_auth', clientId: 'rs' } },
     });
+  });
+
+  it('refuses at construction a private_key_jwt key that cannot sign its algorithm', async function () {
+    const withKey = (privateKey: unknown, algorithm: string) => ({
+      ...introspection,
+      mode: {
+        ...introspection.mode,
+        clientAuth: { method: 'private_key_jwt', clientId: 'rs', algorithm, privateKey },
+      },
+    });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    const ed = generateKeyPairSync('ed25519').privateKey;
+    // Each fits: the backend is built.
+    for (const [key, algorithm] of [
+      [ec.privateKey, 'ES256'],
+      [rsa, 'RS256'],
+      [rsa, 'PS384'],
+      [ed, 'EdDSA'],
+    ] as const) {
+      new RestTokenBackend(withKey(key, algorithm) as RestTokenBackendOptions);
+    }
+    // Another curve, another key type, a public key, a short RSA key, an unknown algorithm.
+    await configError(withKey(ec.privateKey, 'ES384'));
+    await configError(withKey(rsa, 'ES256'));
+    await configError(withKey(ec.publicKey, 'ES256'));
+    await configError(withKey(small, 'RS256'));
+    await configError(withKey(ed, 'RS256'));
+    await configError(withKey(ec.privateKey, 'ES256K'));
   });
 
   it('refuses out-of-range numbers and wrong types', async function () {

@@ -10,6 +10,7 @@ import {
   MAX_USERNAME_LENGTH,
   normalizeUsername,
 } from '@authbridge/core';
+import { CLIENT_ASSERTION_ALGORITHMS } from '@authbridge/rest';
 import { z } from 'zod';
 
 // `${ENV}` interpolation gives strings, so a number or a boolean set from the environment arrives
@@ -171,23 +172,6 @@ const ldapBackend = z
       .optional(),
   })
   .strict();
-
-/** The JWS algorithms a `private_key_jwt` client assertion may be signed with (asymmetric). */
-const CLIENT_ASSERTION_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
-/** A JWS algorithm for `private_key_jwt`. */
-export type ClientAssertionAlgorithm = (typeof CLIENT_ASSERTION_ALGORITHMS)[number];
 
 /** How the REST backend authenticates to the introspection endpoint. */
 const clientAuth = z.discriminatedUnion('method', [
