@@ -176,6 +176,29 @@ describe('LdapBackend with Active Directory (Samba AD DC)', function () {
         expect((await alt.authenticate(undefined, asAlice))?.username).to.equal('alice');
         expect(await altFiltered.authenticate(undefined, asAlice)).to.equal(null);
         expect(logger.lastReason()).to.equal('user-not-found');
+
+        // Windows AD does not keep UPNs unique: alice may hold bob@<domain> as her explicit UPN,
+        // and binding that name is then hers. Past Samba's checks (which refuse the clash) here.
+        this.timeout(120_000);
+        await own.forceAttribute(own.users.alice.dn, 'userPrincipalName', [`bob@${own.dnsDomain}`]);
+        const domainFiltered = new LdapBackend(
+          options({
+            userBindName: `{username}@${own.dnsDomain}`,
+            userSearch: {
+              base: own.baseDN,
+              filter: '(&(objectClass=user)(!(sAMAccountName=alice)))',
+            },
+          }),
+        );
+        const domainOpen = new LdapBackend(
+          options({ userBindName: `{username}@${own.dnsDomain}` }),
+        );
+        backends.push(domainFiltered, domainOpen);
+        // The directory binds alice for bob@<domain> with her password (found by her UPN)...
+        expect((await domainOpen.authenticate(undefined, asAlice))?.username).to.equal('alice');
+        // ...so with her entry out of the filter, bob's (same name, same domain) is not taken.
+        expect(await domainFiltered.authenticate(undefined, asAlice)).to.equal(null);
+        expect(logger.lastReason()).to.equal('user-not-found');
       } finally {
         await own.stop();
       }
