@@ -51,9 +51,16 @@ const ASSERTION_KEYS: Readonly<
  * private, another key type or curve, RSA under 2048 bits — jose's floor). CryptoKeys and JWKs
  * are checked by jose when it signs.
  *
- * @throws {AuthBridgeError} CONFIG_INVALID naming `where`.
+ * @param keyName - how errors name the key; default `<where>.clientAuth.privateKey` (a host that
+ * read it from a file names the file).
+ * @throws {AuthBridgeError} CONFIG_INVALID naming `where` or `keyName`.
  */
-export function checkAssertionKey(key: unknown, algorithm: string, where: string): void {
+export function checkAssertionKey(
+  key: unknown,
+  algorithm: string,
+  where: string,
+  keyName = `${where}.clientAuth.privateKey`,
+): void {
   if (!isAssertionAlgorithm(algorithm)) {
     throw new AuthBridgeError(
       'CONFIG_INVALID',
@@ -63,7 +70,7 @@ export function checkAssertionKey(key: unknown, algorithm: string, where: string
   if (!(key instanceof KeyObject)) return;
   const params = ASSERTION_KEYS[algorithm];
   const cannot = (why: string, cause?: unknown): AuthBridgeError =>
-    new AuthBridgeError('CONFIG_INVALID', `${where}.clientAuth.privateKey ${why}`, { cause });
+    new AuthBridgeError('CONFIG_INVALID', `${keyName} ${why}`, { cause });
   if (key.type !== 'private') throw cannot('must be a private key');
   try {
     key.toCryptoKey(params, false, ['sign']);

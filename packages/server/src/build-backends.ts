@@ -13,7 +13,7 @@ import {
   type UserStore,
 } from '@authbridge/core';
 import { LdapBackend } from '@authbridge/ldap';
-import { type ClientAuthentication, RestTokenBackend } from '@authbridge/rest';
+import { checkAssertionKey, type ClientAuthentication, RestTokenBackend } from '@authbridge/rest';
 import { SamlBackend } from '@authbridge/saml';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -167,24 +167,28 @@ type ClientAuthConfig = Extract<RestConfig['mode'], { kind: 'introspection' }>['
 function restClientAuth(auth: ClientAuthConfig): ClientAuthentication {
   if (auth.method !== 'private_key_jwt') return auth;
   const { privateKeyFile, ...rest } = auth;
-  return { ...rest, privateKey: assertionKey(privateKeyFile) };
+  return { ...rest, privateKey: assertionKey(privateKeyFile, auth.algorithm) };
 }
 
 /**
- * The private key in `path`. Whether it can sign the configured algorithm is the REST backend's
- * check, made when it is built (check-config and serve refuse a key that cannot).
+ * The private key in `path`, checked (by the REST package's own rule) to sign `algorithm`, so
+ * that check-config and serve refuse a key that cannot, naming the file.
  */
-function assertionKey(path: string): KeyObject {
+function assertionKey(path: string, algorithm: string): KeyObject {
+  const where = 'mode.clientAuth.privateKeyFile';
   const pem = readConfigFile(path);
+  let key: KeyObject;
   try {
-    return createPrivateKey(pem);
+    key = createPrivateKey(pem);
   } catch (cause) {
     throw new AuthBridgeError(
       'CONFIG_INVALID',
-      `mode.clientAuth.privateKeyFile: ${path} holds no unencrypted PEM private key`,
+      `${where}: ${path} holds no unencrypted PEM private key`,
       { cause },
     );
   }
+  checkAssertionKey(key, algorithm, 'mode', `${where}: the key in ${path}`);
+  return key;
 }
 
 /** Reads a PEM or other file named in the configuration. */

@@ -172,7 +172,7 @@ describe('reference host with the REST token backend (real oidc-provider)', func
         'CONFIG_INVALID',
       )) as Error;
       expect(error.message)
-        .to.include(`backends[0] (rest): mode.clientAuth.privateKey`)
+        .to.include(`backends[0] (rest): mode.clientAuth.privateKeyFile: `)
         .and.include(message);
     }
   });

@@ -538,7 +538,7 @@ describe('host configuration', function () {
       for (const [clientAuth, message] of [
         [{ privateKeyFile: join(dir, 'nowhere.pem') }, 'nowhere.pem'],
         [{ privateKeyFile: join(dir, 'public.pem') }, 'holds no unencrypted PEM private key'],
-        [{ algorithm: 'RS256' }, 'mode.clientAuth.privateKey cannot sign RS256'],
+        [{ algorithm: 'RS256' }, 'mode.clientAuth.privateKeyFile: the key in'],
         [{ algorithm: 'EdDSA' }, 'cannot sign EdDSA'],
         [{ lifetimeSec: 601 }, 'mode.clientAuth.lifetimeSec must be an integer in 1..600'],
       ] as const) {
