@@ -158,25 +158,29 @@ function resolveRule(
 /**
  * Validates a mapping once, at construction.
  *
+ * @param where - the option's name in errors (`attributes`, `idps[1].attributes`).
  * @throws {AuthBridgeError} CONFIG_INVALID for a malformed rule or a reserved `extra` key
  */
-export function resolveAttributeMapping(mapping: AttributeMapping = {}): ResolvedAttributeMapping {
+export function resolveAttributeMapping(
+  mapping: AttributeMapping = {},
+  where = 'attributes',
+): ResolvedAttributeMapping {
   const raw: unknown = mapping;
-  if (typeof raw !== 'object' || raw === null) throw configInvalid('attributes must be an object');
+  if (typeof raw !== 'object' || raw === null) throw configInvalid(`${where} must be an object`);
   const extra = new Map<string, ResolvedRule>();
   // Own keys only, including one spelled `__proto__` by JSON.parse: it must be refused, not lost.
   for (const [key, rule] of Object.entries(mapping.extra ?? {})) {
     if (RESERVED_ATTRIBUTE_KEYS.has(key) || !EXTRA_KEY.test(key)) {
-      throw configInvalid(`attributes.extra key ${JSON.stringify(key)} is reserved or malformed`);
+      throw configInvalid(`${where}.extra key ${JSON.stringify(key)} is reserved or malformed`);
     }
-    const resolved = resolveRule(rule, `attributes.extra.${key}`);
+    const resolved = resolveRule(rule, `${where}.extra.${key}`);
     if (resolved !== undefined) extra.set(key, resolved);
   }
   return Object.freeze({
-    username: resolveRule(mapping.username, 'attributes.username', 'single'),
-    email: resolveRule(mapping.email, 'attributes.email', 'single'),
-    displayName: resolveRule(mapping.displayName, 'attributes.displayName', 'single'),
-    groups: resolveRule(mapping.groups, 'attributes.groups', 'multiple'),
+    username: resolveRule(mapping.username, `${where}.username`, 'single'),
+    email: resolveRule(mapping.email, `${where}.email`, 'single'),
+    displayName: resolveRule(mapping.displayName, `${where}.displayName`, 'single'),
+    groups: resolveRule(mapping.groups, `${where}.groups`, 'multiple'),
     extra,
   });
 }

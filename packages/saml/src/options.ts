@@ -281,7 +281,7 @@ function resolveIdp(
   idp: SamlIdpOptions,
   index: number,
   sp: ResolvedSamlOptions['sp'],
-  defaultMapping: AttributeMapping | undefined,
+  defaultMapping: ResolvedAttributeMapping,
   allowHttp: boolean,
 ): ResolvedIdp {
   const where = `idps[${index}]`;
@@ -399,7 +399,10 @@ function resolveIdp(
       idp.subjectAttribute === undefined
         ? undefined
         : nonEmpty(idp.subjectAttribute, `${where}.subjectAttribute`),
-    attributes: resolveAttributeMapping(idp.attributes ?? defaultMapping),
+    attributes:
+      idp.attributes === undefined
+        ? defaultMapping
+        : resolveAttributeMapping(idp.attributes, `${where}.attributes`),
   });
 }
 
@@ -452,10 +455,12 @@ export function resolveSamlOptions(options: SamlBackendOptions): ResolvedSamlOpt
   const rawIdps: unknown = raw['idps'];
   if (!Array.isArray(rawIdps) || rawIdps.length === 0)
     throw invalid('idps must list at least one IdP');
+  // Checked even when every IdP has its own: an IdP added later without one would take it.
+  const defaultMapping = resolveAttributeMapping(options.attributes);
   const idps = new Map<string, ResolvedIdp>();
   const acsUrls = new Set<string>();
   options.idps.forEach((idp, i) => {
-    const resolved = resolveIdp(idp, i, sp, options.attributes, allowHttp);
+    const resolved = resolveIdp(idp, i, sp, defaultMapping, allowHttp);
     if (idps.has(resolved.id)) throw invalid(`idps[${i}].id ${resolved.id} is not unique`);
     // One ACS URL per IdP binds each response to the IdP it came through.
     if (acsUrls.has(resolved.acsUrl)) throw invalid(`idps[${i}].acsUrl is shared with another IdP`);

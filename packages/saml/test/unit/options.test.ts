@@ -151,12 +151,27 @@ describe('SamlBackend options', function () {
       () => options({ attributes: { email: { name: 'urn:x', cardinality: 'multiple' } } }),
     ],
     ['update policy "sometimes"', () => options({ update: 'sometimes' as never })],
+    [
+      'a bad backend-level mapping that every IdP overrides (an IdP added later would take it)',
+      () =>
+        options(
+          { attributes: { groups: { name: 'g', cardinality: 'single' as never } } },
+          { attributes: { email: { name: 'mail' } } },
+        ),
+    ],
   ];
   for (const [name, make] of bad) {
     it(`refuses ${name}`, function () {
       expectConfigInvalid(() => new SamlBackend(make()));
     });
   }
+
+  it('names the IdP whose own mapping is refused', function () {
+    const make = () =>
+      new SamlBackend(options({}, { attributes: { extra: { constructor: { name: 'urn:x' } } } }));
+    expectConfigInvalid(make);
+    expect(() => make()).to.throw(/idps\[0\]\.attributes\.extra key "constructor"/);
+  });
 
   it('accepts a live certificate source and checks what it returns', function () {
     const backend = new SamlBackend(options({}, { signingCerts: () => [idpKeys.certPem] }));
