@@ -22,7 +22,6 @@ import { Deadline } from './deadline.js';
 import { LruTtlCache } from './lru-ttl-cache.js';
 import { isUpstreamFailure } from './map-upstream-error.js';
 import type { RestTokenBackendOptions } from './options.js';
-import type { PermissionDecision } from './remote-permissions.js';
 import { type ResolvedOptions, resolveOptions } from './resolve-options.js';
 import { SingleFlight } from './single-flight.js';
 import type { TokenPrincipal } from './token-principal.js';
@@ -128,7 +127,6 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
   // password has too little entropy for an unkeyed hash to be safe in a heap dump.
   // A KeyObject, not a Buffer: createHmac re-imports a Buffer key on every call (~6x slower).
   readonly #passwordKey = createSecretKey(randomBytes(32));
-  #closed = false;
   // Aborted by close(): every check's deadline follows it, so requests in flight stop at once.
   readonly #closing = new AbortController();
   #stats = {
@@ -179,7 +177,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
    * response hook is a veto.
    */
   async authenticate(_request: unknown, credentials: RestCredentials): Promise<RestUser | null> {
-    if (this.#closed) throw new AuthBridgeError('CLOSED');
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED');
     const key = this.#keyOf(credentials);
     if (key === undefined) return null;
     const cached = this.#cache?.get(key);
@@ -199,12 +197,9 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     if (flight.shared) this.#stats.coalesced += 1;
     let verdict: Verdict;
     try {
-      verdict = await flight.promise;
+      verdict = await this.#whileOpen(flight.promise);
     } catch (error) {
-      // close() came while the check ran: whatever stopped it, the answer is CLOSED, not
-      // fail-open. (The signal, not #closed: TypeScript keeps #closed narrowed across the await.)
-      if (this.#closing.signal.aborted)
-        throw new AuthBridgeError('CLOSED', undefined, { cause: error });
+      // CLOSED is not an upstream failure: close() never turns into fail-open.
       if (this.#o.failOpen && isUpstreamFailure(error)) {
         this.#stats.failOpen += 1;
         this.#o.logger.warn('rest.fail_open', {
@@ -217,9 +212,6 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
       }
       throw error;
     }
-    // An answer that arrived after close() (an upstream or fetch that ignored the abort) is not
-    // handed out.
-    if (this.#closing.signal.aborted) throw new AuthBridgeError('CLOSED');
     return verdict.kind === 'valid' ? verdict.user : null;
   }
 
@@ -235,7 +227,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
   }
 
   async getUser(userId: string): Promise<RestUser | null> {
-    if (this.#closed) throw new AuthBridgeError('CLOSED');
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED');
     const stored = await this.#o.store.getById(userId);
     if (stored === undefined || !stored.isActive) return null;
     const identity = (await this.#o.store.identitiesOf(userId)).find(
@@ -264,7 +256,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
    * after `close()`, also when `close()` came while the question ran.
    */
   async hasPerm(user: AnyUser<RestUser>, perm: string, obj?: unknown): Promise<boolean> {
-    if (this.#closed) throw new AuthBridgeError('CLOSED');
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED');
     if (typeof perm !== 'string' || perm === '') return false;
     const rest = this.#ours(user);
     if (rest === undefined) return false;
@@ -272,21 +264,13 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     if (!onObject && rest.permissions.includes(perm)) return true;
     const remote = this.#o.remotePermissions;
     if (remote === undefined) return false;
-    let decision: PermissionDecision;
-    try {
-      decision = await remote.decide(
+    const decision = await this.#whileOpen(
+      remote.decide(
         { issuer: rest.issuer, subject: rest.subject, username: rest.username },
         perm,
         obj,
-      );
-    } catch (error) {
-      // close() came while the question ran (and cancelled it): CLOSED, as for authenticate.
-      if (this.#closing.signal.aborted)
-        throw new AuthBridgeError('CLOSED', undefined, { cause: error });
-      throw error;
-    }
-    // An answer that arrived after close() is not acted on.
-    if (this.#closing.signal.aborted) throw new AuthBridgeError('CLOSED');
+      ),
+    );
     if (decision === 'deny') {
       throw new PermissionDenied(undefined, { detail: `${this.id}: remote deny of ${perm}` });
     }
@@ -339,7 +323,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
    * @throws {AuthBridgeError} BACKEND_UNAVAILABLE / BACKEND_TIMEOUT; CLOSED after `close()`.
    */
   async healthCheck(): Promise<void> {
-    if (this.#closed) throw new AuthBridgeError('CLOSED');
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED');
     if (this.#o.breakers.some((b) => b.state === 'open')) {
       throw new AuthBridgeError('BACKEND_UNAVAILABLE', undefined, {
         detail: `${this.id}: circuit open`,
@@ -348,14 +332,34 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
     await this.#o.verifier.probe?.(new Deadline(this.#o.deadlineMs, this.#closing.signal));
   }
 
+  // A method, not a field: TypeScript would keep a field narrowed across an await.
+  #isClosed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  /**
+   * `work`'s outcome, unless close() came while it ran: then CLOSED, whatever stopped it (the
+   * abort) or whatever it answered (an upstream or fetch that ignored the abort).
+   */
+  async #whileOpen<T>(work: Promise<T>): Promise<T> {
+    let value: T;
+    try {
+      value = await work;
+    } catch (error) {
+      if (this.#isClosed()) throw new AuthBridgeError('CLOSED', undefined, { cause: error });
+      throw error;
+    }
+    if (this.#isClosed()) throw new AuthBridgeError('CLOSED');
+    return value;
+  }
+
   /**
    * Stops the backend: checks in flight are aborted (their requests cancelled) and reject with
    * CLOSED, as does every later call; caches are dropped and connection pools released.
    * Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#isClosed()) return;
     this.#closing.abort(new AuthBridgeError('CLOSED'));
     this.#cache?.clear();
     this.#flights.forget();
@@ -414,7 +418,7 @@ export class RestTokenBackend implements AuthBackend<RestCredentials, RestUser> 
       }
     } catch (error) {
       // A failure caused by close() aborting the check says nothing about the upstream.
-      if (isUpstreamFailure(error) && !this.#closed) {
+      if (isUpstreamFailure(error) && !this.#isClosed()) {
         this.#stats.upstreamFailures += 1;
         this.#o.logger.warn('rest.upstream_failed', {
           backend: this.id,
