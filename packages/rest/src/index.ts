@@ -17,11 +17,7 @@ export {
   type CircuitState,
   DEFAULT_CIRCUIT_BREAKER,
 } from './circuit-breaker.js';
-export {
-  CLIENT_ASSERTION_ALGORITHMS,
-  type ClientAssertionAlgorithm,
-  checkAssertionKey,
-} from './assertion-key.js';
+export { CLIENT_ASSERTION_ALGORITHMS, checkAssertionKey } from './assertion-key.js';
 export type { ClientAuthentication } from './client-auth.js';
 export type { CheckedCredential } from './credential-verifier.js';
 export { InsufficientScope, requireScopes } from './insufficient-scope.js';

@@ -9,7 +9,7 @@
 export { freePort } from './free-port.js';
 export { liveServers } from './live-servers.js';
 export type { LiveServer } from './live-servers.js';
-export { isCI, requireServer, skipMissingServersAllowed } from './require-server.js';
+export { isCI, requireServer } from './require-server.js';
 export type { SkippableContext } from './require-server.js';
 export { slapdAvailable, startSlapd } from './start-slapd.js';
 export type { SlapdOptions, SlapdServer } from './slapd-types.js';

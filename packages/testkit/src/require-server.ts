@@ -26,7 +26,7 @@ function isSet(raw: string | undefined): boolean {
  * `AUTHBRIDGE_SKIP_MISSING_SERVERS=1`, and never on CI. By default a missing server fails its
  * tests: a skipped integration test leaves a run green that proved nothing.
  */
-export function skipMissingServersAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+function skipMissingServersAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
   return !isCI(env) && isSet(env['AUTHBRIDGE_SKIP_MISSING_SERVERS']);
 }
 
