@@ -311,9 +311,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
           const perBase = await Promise.all(
             flow.bases.map((base) => this.#search(conn, deadline, base, filter, flow.scope, 2)),
           );
-          const byDn = new Map<string, Entry>();
-          for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
-          return [...byDn.values()];
+          return uniqueByDn(perBase);
         };
         let entries = await own(
           flow.form === 'upn'
@@ -376,10 +374,7 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
         ),
       ),
     );
-    // Union by DN: overlapping bases must not turn one user into two.
-    const byDn = new Map<string, Entry>();
-    for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
-    const [entry, ...others] = byDn.values();
+    const [entry, ...others] = uniqueByDn(perBase);
     if (entry === undefined) return { kind: 'fail', reason: 'user-not-found' };
     if (others.length > 0) return { kind: 'fail', reason: 'ambiguous-user' };
     const found = { dn: entry.dn, entry };
@@ -677,4 +672,11 @@ export class LdapBackend implements AuthBackend<LdapCredentials> {
     await this.#pool.close();
     if (this.#ownsStore) await this.#store.close();
   }
+}
+
+/** The entries of several searches, one per DN: overlapping bases must not turn one user into two. */
+function uniqueByDn(perBase: readonly (readonly Entry[])[]): Entry[] {
+  const byDn = new Map<string, Entry>();
+  for (const entry of perBase.flat()) byDn.set(normalizeDn(entry.dn), entry);
+  return [...byDn.values()];
 }
